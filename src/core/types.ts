@@ -31,6 +31,8 @@ export interface SqlFailure {
 
 export interface NodeObservation {
   name: string;
+  /** The Docker container's name, for people reading status. */
+  containerName?: string;
   container: ContainerState;
   sql: SqlProbe | SqlFailure;
   /** When this probe finished (observer's clock). */

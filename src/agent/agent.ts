@@ -1,0 +1,297 @@
+import { randomUUID } from 'node:crypto';
+import { decide, type Action, type Decision } from '../core/decide.js';
+import { startOperation, type Journal } from '../core/journal.js';
+import { EMPTY_STREAMING_WATCH, type StreamingWatch } from '../core/streaming-watch.js';
+import type { AgentView, ContainerState, Published } from '../core/types.js';
+import { followContainerEvents } from '../docker/engine.js';
+import type { Leadership } from '../dcs/leadership.js';
+import { encode, type HistoryRecord, type VerdictRecord } from '../dcs/store.js';
+import { describeError, withClient } from '../postgres/connection.js';
+import type { Cluster } from './cluster.js';
+import { fence, rebuild, repoint } from './node-ops.js';
+import { Observer } from './observer.js';
+import { OperationRunner } from './operation.js';
+
+const EVENT_STATES: Record<string, ContainerState> = {
+  die: 'exited',
+  oom: 'exited',
+  destroy: 'missing',
+  pause: 'paused',
+  unpause: 'running',
+  start: 'running',
+};
+
+export interface AgentOptions {
+  agentId: string;
+  /** Labels put on helper containers (rebuilds), so tests can find and remove them. */
+  helperLabels?: Record<string, string>;
+}
+
+/**
+ * The agent loop: observe -> publish the view -> (leader only) decide with the pure
+ * core -> act. Docker's event stream wakes the loop at once when a container dies.
+ */
+export class Agent {
+  private readonly observer: Observer;
+  private readonly runner: OperationRunner;
+  private streamingWatch: StreamingWatch = EMPTY_STREAMING_WATCH;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private readonly unfollow: Array<() => void> = [];
+  private readonly rejoining = new Set<string>();
+  private readonly repointedAt = new Map<string, number>();
+  private lastVerdict = '';
+  private lastVerdictAt = 0;
+  private etcdHealthy = true;
+  private loopDone: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly leadership: Leadership,
+    private readonly options: AgentOptions,
+  ) {
+    this.observer = new Observer(cluster, options.agentId, Date.now());
+    this.runner = new OperationRunner(cluster, leadership, options.helperLabels ?? {});
+  }
+
+  get id(): string {
+    return this.options.agentId;
+  }
+
+  async start(): Promise<void> {
+    this.leadership.start();
+    await this.followEvents();
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    for (const stop of this.unfollow) stop();
+    await this.loopDone.catch(() => undefined);
+    await this.leadership.resign();
+    this.observer.close();
+  }
+
+  private async followEvents(): Promise<void> {
+    const engines = new Map(this.cluster.nodes.map((node) => [JSON.stringify(node.docker), this.cluster.engine(node)]));
+    for (const engine of engines.values()) {
+      const follow = async (): Promise<void> => {
+        if (this.stopped) return;
+        try {
+          const stop = await followContainerEvents(
+            engine,
+            (event) => {
+              const node = this.cluster.nodeOfContainer(event.container);
+              const state = EVENT_STATES[event.action];
+              if (!node || !state) return;
+              this.observer.noteContainerEvent(node.name, state, event.at);
+              this.cluster.log.info({ node: node.name, event: event.action }, 'container event');
+              this.wake?.();
+            },
+            () => setTimeout(() => void follow(), 500),
+          );
+          this.unfollow.push(stop);
+        } catch (error) {
+          this.cluster.log.warn({ error: describeError(error) }, 'docker events unavailable; retrying');
+          setTimeout(() => void follow(), 1000);
+        }
+      };
+      await follow();
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const interval = this.cluster.config.timings.probeIntervalMs;
+    while (!this.stopped) {
+      const began = Date.now();
+      try {
+        await this.tick();
+      } catch (error) {
+        this.cluster.log.error({ error: describeError(error) }, 'agent tick failed');
+      }
+      if (this.stopped) break;
+      const wait = Math.max(0, interval - (Date.now() - began));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  private async tick(): Promise<void> {
+    const view = await this.observer.observe(Date.now);
+    const leaseId = this.leadership.leaseId;
+    if (leaseId === null) return;
+    try {
+      await this.cluster.store.putView(view, leaseId);
+      if (!this.etcdHealthy) this.cluster.log.info('etcd reachable again');
+      this.etcdHealthy = true;
+    } catch (error) {
+      if (this.etcdHealthy) this.cluster.log.warn({ error: describeError(error) }, 'etcd unreachable: not acting until it returns');
+      this.etcdHealthy = false;
+      return;
+    }
+    if (!this.leadership.isLeader()) return;
+    await this.lead(view);
+  }
+
+  private async lead(own: AgentView): Promise<void> {
+    const store = this.cluster.store;
+    const [published, journal, paused, views] = await Promise.all([store.published(), store.journal(), store.paused(), store.views()]);
+    const others = views.filter((v) => v.agentId !== own.agentId);
+    const now = Date.now();
+    const lastLsn = published ? this.observer.lastLsnOf(published.name) : null;
+    const decision = decide({
+      now,
+      selfId: this.id,
+      isLeader: this.leadership.isLeader(),
+      paused: paused !== null,
+      published: published && lastLsn !== null ? { ...published, lastLsn: lastLsn.toString() } : published,
+      specs: this.cluster.specs(),
+      hostsOf: this.cluster.hostsOf(),
+      views: [own, ...others],
+      journal,
+      timings: { failureTimeMs: this.cluster.config.timings.failureTimeMs, viewStaleMs: this.cluster.config.timings.failureTimeMs },
+      maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
+      streamingWatch: this.streamingWatch,
+    });
+    this.streamingWatch = decision.streamingWatch;
+    await this.publishVerdict(decision, now);
+    for (const action of decision.actions) {
+      if (!this.leadership.isLeader()) return;
+      await this.act(action, published);
+    }
+  }
+
+  private async publishVerdict(decision: Decision, now: number): Promise<void> {
+    const verdict = decision.verdict?.kind ?? 'none';
+    const summary = `${verdict}|${decision.notes.join(';')}`;
+    if (summary !== this.lastVerdict) {
+      this.cluster.log.info({ verdict: decision.verdict, notes: decision.notes }, `verdict ${verdict}`);
+    } else if (now - this.lastVerdictAt < 5000) {
+      return;
+    }
+    const record: VerdictRecord = { at: now, leader: this.id, verdict, notes: decision.notes };
+    if (await this.leadership.guard([{ key: this.cluster.store.keys.verdict, value: encode(record) }]).catch(() => false)) {
+      this.lastVerdict = summary;
+      this.lastVerdictAt = now;
+    }
+  }
+
+  private async act(action: Action, published: Published | null): Promise<void> {
+    const log = this.cluster.log;
+    switch (action.type) {
+      case 'resume':
+        log.info({ op: action.journal.id, step: action.journal.step }, 'resuming a half-done operation');
+        await this.runOperation(action.journal);
+        return;
+      case 'failover': {
+        if (!published) return;
+        const journal = startOperation({
+          id: randomUUID(),
+          kind: 'failover',
+          from: action.from,
+          to: action.to,
+          epoch: published.epoch + 1,
+          reason: action.reason,
+          requestedBy: this.id,
+          now: Date.now(),
+        });
+        log.warn({ from: action.from, to: action.to, epoch: journal.epoch, position: action.position.toString(), reason: action.reason }, 'failover started');
+        if (!(await this.leadership.guard([{ key: this.cluster.store.keys.journal, value: encode(journal) }]))) return;
+        await this.runOperation(journal);
+        return;
+      }
+      case 'bootstrap':
+        await this.bootstrap(action.node);
+        return;
+      case 'fence': {
+        const node = this.cluster.node(action.node);
+        if (!node) return;
+        log.warn({ node: action.node, reason: action.reason }, 'fencing a stray primary');
+        await fence(this.cluster, node).catch((error) => log.error({ node: action.node, error: describeError(error) }, 'fencing failed'));
+        return;
+      }
+      case 'rejoin':
+        this.rejoin(action.node, action.reason, published);
+        return;
+    }
+  }
+
+  private async runOperation(journal: Journal): Promise<void> {
+    const outcome = await this.runner.run(journal);
+    if (outcome.ok) {
+      // The operation re-pointed the other replicas: give them time to follow before the rejoin rule judges them.
+      for (const node of this.cluster.nodes) if (node.name !== journal.to) this.repointedAt.set(node.name, Date.now());
+      this.cluster.log.warn({ op: journal.id, epoch: outcome.published.epoch, primary: outcome.published.name, ms: Date.now() - journal.startedAt }, `${journal.kind} finished`);
+    } else {
+      this.cluster.log.error({ op: journal.id, step: outcome.journal.step, error: outcome.error }, `${journal.kind} interrupted`);
+    }
+  }
+
+  private async bootstrap(name: string): Promise<void> {
+    const node = this.cluster.node(name)!;
+    const timeline = await withClient(this.cluster.sqlEndpoint(node), { timeoutMs: 2000 }, async (client) => {
+      const { rows } = await client.query<{ tli: number }>(`SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli`);
+      return rows[0]!.tli;
+    });
+    const since = new Date().toISOString();
+    const published: Published = { name, host: node.host, port: node.port, epoch: 1, timeline, since };
+    const record: HistoryRecord = { epoch: 1, from: null, to: name, kind: 'bootstrap', reason: 'first primary published', at: since, timeline, timings: {}, leader: this.id };
+    const keys = this.cluster.store.keys;
+    const result = await this.cluster.etcd
+      .if(keys.primary, 'Create', '==', 0)
+      .and(keys.leader, 'Value', '==', this.id)
+      .then(this.cluster.etcd.put(keys.primary).value(encode(published)), this.cluster.etcd.put(keys.history(1)).value(encode(record)))
+      .commit();
+    if (result.succeeded) this.cluster.log.info({ node: name, epoch: 1, timeline }, 'published the first primary');
+  }
+
+  /** The node the last promotion moved away from: its WAL likely went past the fork. */
+  private async wasOldPrimary(name: string): Promise<boolean> {
+    const [latest] = await this.cluster.store.history();
+    return latest?.from === name;
+  }
+
+  /**
+   * A replica that does not stream from the published primary: first the cheap
+   * re-point; if it still does not stream, or it is on an older timeline (a
+   * returning old primary whose WAL went past the fork), rebuild it.
+   */
+  private rejoin(name: string, reason: string, published: Published | null): void {
+    const node = this.cluster.node(name);
+    const primary = published ? this.cluster.node(published.name) : undefined;
+    if (!node || !primary || this.rejoining.has(name)) return;
+    this.rejoining.add(name);
+    const log = this.cluster.log.child({ node: name, primary: primary.name, epoch: published?.epoch });
+    const began = Date.now();
+    void (async () => {
+      try {
+        const lastRepoint = this.repointedAt.get(name);
+        const inGrace = lastRepoint !== undefined && Date.now() - lastRepoint < this.cluster.config.timings.rejoinGraceMs;
+        const oldPrimary = await this.wasOldPrimary(name);
+        if (inGrace && !oldPrimary) return;
+        const repointedRecently = lastRepoint !== undefined && Date.now() - lastRepoint < 30_000;
+        if (!oldPrimary && !repointedRecently) {
+          log.info({ reason }, 're-pointing replica');
+          await repoint(this.cluster, node, primary);
+          this.repointedAt.set(name, Date.now());
+        } else {
+          log.warn({ reason }, 'rebuilding replica with pg_basebackup');
+          await rebuild(this.cluster, node, primary, this.options.helperLabels ?? {});
+          this.repointedAt.delete(name);
+          log.info({ ms: Date.now() - began }, 'replica rebuilt');
+        }
+      } catch (error) {
+        log.error({ error: describeError(error) }, 'rejoin failed');
+      } finally {
+        this.rejoining.delete(name);
+      }
+    })();
+  }
+}

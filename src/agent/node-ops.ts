@@ -1,0 +1,167 @@
+import { replicationHostOf, type NodeConfig } from '../config/schema.js';
+import { disableRestart, execIn, killContainer, putFile, runWithVolumesOf, startContainer, stopContainer } from '../docker/engine.js';
+import { connect, describeError, discard, withClient } from '../postgres/connection.js';
+import { formatLsn, tryParseLsn } from '../core/lsn.js';
+import type { Cluster } from './cluster.js';
+
+// The I/O of one operation step, on one node. Each function is idempotent, so a
+// leader that resumes a journal can run a step again safely.
+
+const PGDATA_DEFAULT = '/var/lib/postgresql/data';
+
+async function pgdataOf(cluster: Cluster, node: NodeConfig): Promise<string> {
+  const info = await cluster.engine(node).getContainer(node.container).inspect();
+  const entry = (info.Config.Env ?? []).find((e) => e.startsWith('PGDATA='));
+  return entry ? entry.slice('PGDATA='.length) : PGDATA_DEFAULT;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Fences a node: SIGKILL its container, keep Docker from restarting it, and leave a
+ * standby.signal in its data directory so that, started again by anyone, it comes
+ * up read-only instead of as a second primary.
+ */
+export async function fence(cluster: Cluster, node: NodeConfig): Promise<void> {
+  const engine = cluster.engine(node);
+  await killContainer(engine, node.container);
+  await disableRestart(engine, node.container).catch(() => undefined);
+  const pgdata = await pgdataOf(cluster, node);
+  await putFile(engine, node.container, `${pgdata}/standby.signal`, '');
+}
+
+/** A clean (fast) shutdown: the primary ships all its WAL to connected standbys first. */
+export async function stopCleanly(cluster: Cluster, node: NodeConfig): Promise<void> {
+  const engine = cluster.engine(node);
+  await disableRestart(engine, node.container).catch(() => undefined);
+  await stopContainer(engine, node.container, 30);
+}
+
+export interface ReplayState {
+  receive: bigint | null;
+  replay: bigint | null;
+  inRecovery: boolean;
+}
+
+export async function replayState(cluster: Cluster, node: NodeConfig, timeoutMs: number): Promise<ReplayState> {
+  return withClient(cluster.sqlEndpoint(node), { timeoutMs }, async (client) => {
+    const { rows } = await client.query<{ r: boolean; rcv: string | null; rpl: string | null }>(
+      'SELECT pg_is_in_recovery() AS r, pg_last_wal_receive_lsn()::text AS rcv, pg_last_wal_replay_lsn()::text AS rpl',
+    );
+    const row = rows[0]!;
+    return { inRecovery: row.r, receive: row.rcv ? tryParseLsn(row.rcv) : null, replay: row.rpl ? tryParseLsn(row.rpl) : null };
+  });
+}
+
+/** Waits until the candidate has replayed everything it received (bounded; promotion replays the rest anyway). */
+export async function awaitReplay(cluster: Cluster, node: NodeConfig, limitMs: number): Promise<string | null> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const state = await replayState(cluster, node, 1000);
+    if (!state.inRecovery) return null;
+    if (state.receive === null || (state.replay !== null && state.replay >= state.receive) || Date.now() > deadline) {
+      const position = state.replay ?? state.receive;
+      return position === null ? null : formatLsn(position);
+    }
+    await sleep(10);
+  }
+}
+
+/**
+ * `pg_ctl promote` without its 100 ms polling wait, through Docker exec, then a
+ * tight poll until the server leaves recovery.
+ */
+export async function promote(cluster: Cluster, node: NodeConfig, limitMs = 30_000): Promise<void> {
+  const endpoint = cluster.sqlEndpoint(node);
+  const client = await connect(endpoint, { timeoutMs: 2000 });
+  try {
+    const inRecovery = async () => (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
+    if (!(await inRecovery())) return;
+    const pgdata = await pgdataOf(cluster, node);
+    const result = await execIn(cluster.engine(node), node.container, ['pg_ctl', 'promote', '-W', '-D', pgdata], { timeoutMs: 10_000 });
+    if (result.exitCode !== 0 && !/not in standby mode/.test(result.stderr)) {
+      throw new Error(`pg_ctl promote on ${node.name} exited ${result.exitCode}: ${result.stderr.trim()}`);
+    }
+    const deadline = Date.now() + limitMs;
+    while (await inRecovery()) {
+      if (Date.now() > deadline) throw new Error(`${node.name} still in recovery ${limitMs} ms after pg_ctl promote`);
+      await sleep(2);
+    }
+  } finally {
+    discard(client);
+  }
+}
+
+/** Proves the node takes writes: assigning a transaction id fails on a standby. */
+export async function verifyWrite(cluster: Cluster, node: NodeConfig): Promise<void> {
+  await withClient(cluster.sqlEndpoint(node), { timeoutMs: 2000 }, async (client) => {
+    await client.query('SELECT txid_current()');
+  });
+}
+
+export async function ensureSlot(cluster: Cluster, primary: NodeConfig, slot: string): Promise<void> {
+  await withClient(cluster.sqlEndpoint(primary), { timeoutMs: 2000 }, async (client) => {
+    await client.query(
+      `SELECT pg_create_physical_replication_slot($1) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+      [slot],
+    );
+  });
+}
+
+/** Drops the slots of nodes that are gone from the config or are the primary itself: they would retain WAL forever. */
+export async function dropSlot(cluster: Cluster, primary: NodeConfig, slot: string): Promise<void> {
+  await withClient(cluster.sqlEndpoint(primary), { timeoutMs: 2000 }, async (client) => {
+    await client.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [slot]);
+  });
+}
+
+/**
+ * The fast path of re-pointing a standby: primary_conninfo and primary_slot_name are
+ * reloadable (PostgreSQL 13+), and with recovery_target_timeline=latest the standby
+ * follows the new timeline without a restart. If it cannot (its WAL went past the
+ * fork), the rejoin rule rebuilds it with pg_basebackup.
+ */
+export async function repoint(cluster: Cluster, replica: NodeConfig, primary: NodeConfig): Promise<void> {
+  await ensureSlot(cluster, primary, cluster.slotOf(replica));
+  await withClient(cluster.sqlEndpoint(replica), { timeoutMs: 2000 }, async (client) => {
+    const conninfo = cluster.primaryConninfo(primary, replica);
+    await client.query(`ALTER SYSTEM SET primary_conninfo = ${literal(conninfo)}`);
+    await client.query(`ALTER SYSTEM SET primary_slot_name = ${literal(cluster.slotOf(replica))}`);
+    await client.query('SELECT pg_reload_conf()');
+  });
+}
+
+function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/**
+ * The always-correct path: stop the node, replace its data directory with a
+ * `pg_basebackup -R` of the primary (on the node's slot), start it as a standby.
+ */
+export async function rebuild(cluster: Cluster, node: NodeConfig, primary: NodeConfig, labels: Record<string, string> = {}): Promise<void> {
+  const engine = cluster.engine(node);
+  const slot = cluster.slotOf(node);
+  await ensureSlot(cluster, primary, slot);
+  await disableRestart(engine, node.container).catch(() => undefined);
+  await stopContainer(engine, node.container, 10);
+  const pgdata = await pgdataOf(cluster, node);
+  const conninfo = `host=${replicationHostOf(primary)} port=${primary.replicationPort} user=${cluster.config.replication.user} application_name=${node.name}`;
+  const script = [
+    'set -e',
+    `rm -rf "${pgdata}"/* "${pgdata}"/.[!.]* 2>/dev/null || true`,
+    `pg_basebackup -D "${pgdata}" -R -X stream -c fast -S "${slot}" -d "$CONNINFO"`,
+    `chmod 0700 "${pgdata}"`,
+  ].join('\n');
+  const result = await runWithVolumesOf(engine, node.container, ['bash', '-c', script], {
+    env: [`PGPASSWORD=${cluster.replicationPassword}`, `CONNINFO=${conninfo}`],
+    labels,
+    timeoutMs: 600_000,
+  });
+  if (result.exitCode !== 0) {
+    throw new Error(`pg_basebackup for ${node.name} from ${primary.name} exited ${result.exitCode}: ${result.stdout.trim().split('\n').slice(-2).join(' ')}`);
+  }
+  await startContainer(engine, node.container);
+}
+
+export { describeError };

@@ -1,0 +1,134 @@
+import { completeStep, isFinished, withError, withTargetLsn, type Journal, type StepName } from '../core/journal.js';
+import { encode, type HistoryRecord } from '../dcs/store.js';
+import type { Published } from '../core/types.js';
+import type { Leadership } from '../dcs/leadership.js';
+import type { Cluster } from './cluster.js';
+import { awaitReplay, fence, promote, repoint, stopCleanly, verifyWrite, rebuild } from './node-ops.js';
+import { describeError, withClient } from '../postgres/connection.js';
+
+export type OperationOutcome = { ok: true; journal: Journal; published: Published } | { ok: false; journal: Journal; error: string; lostLeadership: boolean };
+
+/**
+ * Carries a journaled operation forward from whatever step it is at. Each step is
+ * recorded in etcd (guarded by leadership) only after it took effect, so a leader
+ * that dies half way leaves a journal the next leader resumes from.
+ */
+export class OperationRunner {
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly leadership: Leadership,
+    private readonly helperLabels: Record<string, string> = {},
+  ) {}
+
+  async run(start: Journal): Promise<OperationOutcome> {
+    let journal = start;
+    const log = this.cluster.log.child({ op: journal.id, kind: journal.kind, from: journal.from, to: journal.to, epoch: journal.epoch });
+    let published: Published | null = null;
+    while (!isFinished(journal)) {
+      if (!this.leadership.isLeader()) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
+      const step = journal.step;
+      const began = Date.now();
+      try {
+        const extra = await this.perform(step, journal);
+        if (extra.targetLsn) journal = withTargetLsn(journal, extra.targetLsn, Date.now());
+        if (extra.published) published = extra.published;
+      } catch (error) {
+        const message = describeError(error);
+        log.warn({ step, error: message, ms: Date.now() - began }, 'operation step failed; it will be retried');
+        journal = withError(journal, `${step}: ${message}`, Date.now());
+        await this.leadership.guard([{ key: this.cluster.store.keys.journal, value: encode(journal) }]).catch(() => false);
+        return { ok: false, journal, error: message, lostLeadership: false };
+      }
+      const next = completeStep(journal, step, Date.now());
+      if (!next.ok) return { ok: false, journal, error: next.reason, lostLeadership: false };
+      journal = next.journal;
+      const writes = step === 'publish' && published ? this.publishWrites(journal, published) : [];
+      const recorded = isFinished(journal)
+        ? await this.leadership.guard([{ key: this.cluster.store.keys.journal, delete: true }])
+        : await this.leadership.guard([...writes, { key: this.cluster.store.keys.journal, value: encode(journal) }]);
+      if (!recorded) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
+      log.info({ step, ms: Date.now() - began, targetLsn: journal.targetLsn }, `step ${step} done`);
+    }
+    published ??= await this.cluster.store.published();
+    return { ok: true, journal, published: published! };
+  }
+
+  private node(name: string) {
+    const node = this.cluster.node(name);
+    if (!node) throw new Error(`node ${name} is not in the config`);
+    return node;
+  }
+
+  private async perform(step: StepName, journal: Journal): Promise<{ targetLsn?: string; published?: Published }> {
+    const from = this.node(journal.from);
+    const to = this.node(journal.to);
+    switch (step) {
+      case 'fence-old':
+        await fence(this.cluster, from);
+        return {};
+      case 'stop-old':
+        await stopCleanly(this.cluster, from);
+        return {};
+      case 'catch-up': {
+        const lsn = await awaitReplay(this.cluster, to, 10_000);
+        return lsn ? { targetLsn: lsn } : {};
+      }
+      case 'promote':
+        await promote(this.cluster, to);
+        return {};
+      case 'verify-write':
+        await verifyWrite(this.cluster, to);
+        return {};
+      case 'publish': {
+        const timeline = await this.timelineOf(to.name);
+        const published: Published = {
+          name: to.name,
+          host: to.host,
+          port: to.port,
+          epoch: journal.epoch,
+          timeline,
+          since: new Date().toISOString(),
+        };
+        return { published };
+      }
+      case 'rejoin-old':
+        await rebuild(this.cluster, from, to, this.helperLabels);
+        return {};
+      case 'repoint-replicas': {
+        const others = this.cluster.nodes.filter((n) => n.name !== from.name && n.name !== to.name);
+        // A replica that cannot be re-pointed now is left to the rejoin rule; the operation is not held back by it.
+        await Promise.all(others.map((replica) => repoint(this.cluster, replica, to).catch((error) => this.cluster.log.warn({ node: replica.name, error: describeError(error) }, 're-point failed; rejoin will rebuild it'))));
+        return {};
+      }
+      case 'done':
+        return {};
+    }
+  }
+
+  private async timelineOf(name: string): Promise<number> {
+    return withClient(this.cluster.sqlEndpoint(this.node(name)), { timeoutMs: 2000 }, async (client) => {
+      const { rows } = await client.query<{ tli: number }>(`SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli`);
+      return rows[0]!.tli;
+    });
+  }
+
+  private publishWrites(journal: Journal, published: Published): Array<{ key: string; value: string }> {
+    const timings: Record<string, number> = Object.fromEntries(journal.completed.map((c) => [c.step, c.ms]));
+    timings.total = Date.now() - journal.startedAt;
+    const record: HistoryRecord = {
+      epoch: journal.epoch,
+      from: journal.from,
+      to: journal.to,
+      kind: journal.kind,
+      reason: journal.reason,
+      at: published.since,
+      timeline: published.timeline,
+      timings,
+      leader: this.leadership.agentId,
+    };
+    return [
+      { key: this.cluster.store.keys.primary, value: encode(published) },
+      { key: this.cluster.store.keys.history(journal.epoch), value: encode(record) },
+    ];
+  }
+}

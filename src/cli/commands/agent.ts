@@ -1,0 +1,50 @@
+import { hostname } from 'node:os';
+import type { Command } from 'commander';
+import { Agent } from '../../agent/agent.js';
+import { Cluster } from '../../agent/cluster.js';
+import { ConfigError } from '../../config/load.js';
+import { createEtcd } from '../../dcs/client.js';
+import { keysFor } from '../../dcs/keys.js';
+import { Leadership } from '../../dcs/leadership.js';
+import { createLogger } from '../../log.js';
+import { describeError } from '../../postgres/connection.js';
+import { CliError, configOf } from '../context.js';
+
+export function registerAgent(program: Command): void {
+  program
+    .command('agent')
+    .description('run one agent until SIGTERM (then resign leadership cleanly)')
+    .option('--id <id>', 'agent id (env FAILOVER_AGENT_ID, default the host name)')
+    .action(async (options: { id?: string }, command: Command) => {
+      const config = configOf(command);
+      if (config.nodes.some((n) => n.name === 'unconfigured')) throw new CliError('agent: no config; pass --config <file> or set FAILOVER_CONFIG', 2);
+      const agentId = options.id ?? process.env.FAILOVER_AGENT_ID ?? hostname();
+      const log = createLogger('pg-failover').child({ agent: agentId, cluster: config.cluster });
+      const etcd = createEtcd(config.etcd);
+      let cluster: Cluster;
+      try {
+        cluster = new Cluster(config, etcd, log);
+      } catch (error) {
+        etcd.close();
+        if (error instanceof ConfigError) throw new CliError(error.message, 2);
+        throw error;
+      }
+      const leadership = new Leadership(etcd, keysFor(config.etcd.prefix, config.cluster), agentId, config.timings.leaseTtlSec, Date.now, (error) =>
+        log.debug({ error: describeError(error) }, 'lease heartbeat failed'),
+      );
+      const agent = new Agent(cluster, leadership, { agentId });
+      await agent.start();
+      log.info({ nodes: config.nodes.map((n) => n.name), timings: config.timings }, 'agent started');
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string) => {
+          log.info({ signal }, 'stopping: resigning leadership');
+          void agent.stop().finally(() => {
+            etcd.close();
+            resolve();
+          });
+        };
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+        process.once('SIGINT', () => shutdown('SIGINT'));
+      });
+    });
+}

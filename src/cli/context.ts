@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import type { Etcd3 } from 'etcd3';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createEtcd, describeEtcdError } from '../dcs/client.js';
+import { keysFor } from '../dcs/keys.js';
+import { ClusterStore } from '../dcs/store.js';
+
+export interface GlobalOptions {
+  etcd?: string;
+  cluster?: string;
+  config?: string;
+}
+
+/** A failure the user can act on: one line on stderr, and the exit code of the contract. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2,
+  ) {
+    super(message);
+  }
+}
+
+export function configOf(command: Command): Config {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  try {
+    return loadConfig({ file: options.config, etcd: options.etcd, cluster: options.cluster });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message, 2);
+    throw error;
+  }
+}
+
+/** Opens etcd and checks that it answers, so that an unreachable etcd is one clear line, not a hang. */
+export async function openStore(config: Config): Promise<{ etcd: Etcd3; store: ClusterStore }> {
+  const etcd = createEtcd({ endpoints: config.etcd.endpoints, callTimeoutMs: Math.max(config.etcd.callTimeoutMs, 2000) });
+  const store = new ClusterStore(etcd, keysFor(config.etcd.prefix, config.cluster));
+  try {
+    await etcd.get(store.keys.primary).string();
+  } catch (error) {
+    etcd.close();
+    throw new CliError(describeEtcdError(error, config.etcd.endpoints), 1);
+  }
+  return { etcd, store };
+}
+
+export async function withStore<T>(command: Command, use: (store: ClusterStore, config: Config) => Promise<T>): Promise<T> {
+  const config = configOf(command);
+  const { etcd, store } = await openStore(config);
+  try {
+    return await use(store, config);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(describeEtcdError(error, config.etcd.endpoints), 1);
+  } finally {
+    etcd.close();
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+}

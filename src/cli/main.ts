@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { CliError } from './context.js';
+import { registerAgent } from './commands/agent.js';
+import { registerHistory } from './commands/history.js';
+import { registerPause } from './commands/pause.js';
+import { registerStatus } from './commands/status.js';
+
+const program = new Command('failover')
+  .description('automated failover for PostgreSQL streaming replication in Docker')
+  .option('--etcd <urls>', 'etcd endpoints, comma-separated (env FAILOVER_ETCD, default http://127.0.0.1:2379)')
+  .option('--cluster <name>', 'cluster name (env FAILOVER_CLUSTER, default main)')
+  .option('--config <file>', 'config file (env FAILOVER_CONFIG)')
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+registerAgent(program);
+registerStatus(program);
+registerHistory(program);
+registerPause(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else if (error instanceof CliError) {
+    process.stderr.write(`failover: ${error.message.split('\n').join('\nfailover: ')}\n`);
+    process.exitCode = error.exitCode;
+  } else {
+    process.stderr.write(`failover: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

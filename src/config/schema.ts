@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+// Node names appear in commands (`failover promote replica-1`) and etcd keys.
+const nodeName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
+
+const dockerEndpoint = z
+  .object({
+    socketPath: z.string().optional(),
+    host: z.string().optional(),
+    port: z.number().int().positive().optional(),
+    protocol: z.enum(['http', 'https']).optional(),
+    ca: z.string().optional(),
+    cert: z.string().optional(),
+    key: z.string().optional(),
+  })
+  .strict();
+
+const nodeSchema = z
+  .object({
+    name: nodeName,
+    container: z.string().min(1),
+    /** Where agents reach the node's SQL port. */
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(5432),
+    /** Where other nodes reach it for streaming replication (inside the Docker network). */
+    replicationHost: z.string().min(1).optional(),
+    replicationPort: z.number().int().min(1).max(65535).default(5432),
+    /** Where a client on the Docker host reaches it (drills, the CLI's health view). */
+    hostPort: z.number().int().min(1).max(65535).optional(),
+    docker: dockerEndpoint.default({}),
+    tags: z
+      .object({
+        noFailover: z.boolean().default(false),
+        priority: z.number().int().default(0),
+      })
+      .strict()
+      .default({ noFailover: false, priority: 0 }),
+  })
+  .strict();
+
+const credentialSchema = z
+  .object({
+    user: z.string().min(1),
+    /** The password itself is never in the file: name an environment variable or a file. */
+    passwordEnv: z.string().optional(),
+    passwordFile: z.string().optional(),
+  })
+  .strict()
+  .refine((c) => c.passwordEnv !== undefined || c.passwordFile !== undefined, {
+    message: 'give passwordEnv or passwordFile',
+  });
+
+export const configSchema = z
+  .object({
+    cluster: nodeName.default('main'),
+    etcd: z
+      .object({
+        endpoints: z.array(z.string().url()).min(1).default(['http://127.0.0.1:2379']),
+        prefix: z.string().regex(/^\/[^\s]*[^/\s]$/, 'an absolute key prefix without a trailing slash').default('/pg-failover'),
+        callTimeoutMs: z.number().int().min(100).max(30_000).default(1000),
+      })
+      .strict()
+      .default({ endpoints: ['http://127.0.0.1:2379'], prefix: '/pg-failover', callTimeoutMs: 1000 }),
+    database: z.string().min(1).default('postgres'),
+    superuser: credentialSchema.default({ user: 'postgres', passwordEnv: 'POSTGRES_PASSWORD' }),
+    replication: credentialSchema.default({ user: 'replicator', passwordEnv: 'REPLICATION_PASSWORD' }),
+    nodes: z.array(nodeSchema).min(1),
+    timings: z
+      .object({
+        probeIntervalMs: z.number().int().min(50).max(60_000).default(250),
+        probeTimeoutMs: z.number().int().min(50).max(60_000).default(800),
+        failureTimeMs: z.number().int().min(500).max(300_000).default(3000),
+        leaseTtlSec: z.number().int().min(2).max(60).default(3),
+        rejoinGraceMs: z.number().int().min(0).max(600_000).default(3000),
+      })
+      .strict()
+      .default({ probeIntervalMs: 250, probeTimeoutMs: 800, failureTimeMs: 3000, leaseTtlSec: 3, rejoinGraceMs: 3000 }),
+    /** A candidate further behind the most advanced known position than this is never promoted automatically. */
+    maxLagOnFailover: z.number().int().min(0).default(16 * 1024 * 1024),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.nodes.forEach((node, i) => {
+      if (seen.has(node.name)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `duplicate node name ${node.name}` });
+      seen.add(node.name);
+    });
+    if (config.timings.probeTimeoutMs >= config.timings.failureTimeMs) {
+      ctx.addIssue({ code: 'custom', path: ['timings', 'probeTimeoutMs'], message: 'must be shorter than failureTimeMs' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type NodeConfig = Config['nodes'][number];
+export type Credential = z.infer<typeof credentialSchema>;
+
+/** Slot names allow only [a-z0-9_]: derived from the node name so every node knows every other's slot. */
+export function slotNameOf(node: string): string {
+  return node.replace(/[^a-z0-9_]/g, '_');
+}
+
+export function replicationHostOf(node: NodeConfig): string {
+  return node.replicationHost ?? node.container;
+}

@@ -1,0 +1,138 @@
+// A failover or switchover as a journaled step machine (safety rule 5). The
+// journal is what a new leader reads to roll a half-done operation forward,
+// so each step is recorded only once it has fully taken effect.
+
+export type OperationKind = 'failover' | 'switchover';
+
+export type StepName =
+  | 'fence-old'
+  | 'stop-old'
+  | 'catch-up'
+  | 'promote'
+  | 'verify-write'
+  | 'publish'
+  | 'rejoin-old'
+  | 'repoint-replicas'
+  | 'done';
+
+export interface CompletedStep {
+  step: StepName;
+  at: number;
+  /** How long the step took, from the previous step's completion (or the start). */
+  ms: number;
+}
+
+export interface Journal {
+  id: string;
+  kind: OperationKind;
+  from: string;
+  to: string;
+  /** The epoch this operation creates. */
+  epoch: number;
+  reason: string;
+  requestedBy: string;
+  startedAt: number;
+  updatedAt: number;
+  /** The step to perform next; 'done' once finished. */
+  step: StepName;
+  completed: CompletedStep[];
+  targetLsn?: string;
+  error?: string;
+}
+
+// A failover fences the old primary (it may be alive behind a partition); a
+// switchover stops it cleanly so it ships all WAL, then rejoins it as a replica.
+const FAILOVER_STEPS: readonly StepName[] = [
+  'fence-old',
+  'catch-up',
+  'promote',
+  'verify-write',
+  'publish',
+  'repoint-replicas',
+  'done',
+];
+const SWITCHOVER_STEPS: readonly StepName[] = [
+  'stop-old',
+  'catch-up',
+  'promote',
+  'verify-write',
+  'publish',
+  'rejoin-old',
+  'repoint-replicas',
+  'done',
+];
+
+export function stepsOf(kind: OperationKind): StepName[] {
+  return [...(kind === 'failover' ? FAILOVER_STEPS : SWITCHOVER_STEPS)];
+}
+
+export interface StartOperation {
+  id: string;
+  kind: OperationKind;
+  from: string;
+  to: string;
+  epoch: number;
+  reason: string;
+  requestedBy: string;
+  now: number;
+}
+
+export function startOperation(start: StartOperation): Journal {
+  const { id, kind, from, to, epoch, reason, requestedBy, now } = start;
+  const [first] = stepsOf(kind);
+  return {
+    id,
+    kind,
+    from,
+    to,
+    epoch,
+    reason,
+    requestedBy,
+    startedAt: now,
+    updatedAt: now,
+    step: first ?? 'done',
+    completed: [],
+  };
+}
+
+export type StepResult = { ok: true; journal: Journal } | { ok: false; reason: string };
+
+/**
+ * Record that `step` has taken effect and move to the next one. Completing
+ * anything but the current step is refused: a leader that resumes with an
+ * outdated journal must re-read it, not skip or repeat work.
+ */
+export function completeStep(journal: Journal, step: StepName, now: number): StepResult {
+  if (isFinished(journal)) return { ok: false, reason: `operation ${journal.id} is already finished` };
+  if (step !== journal.step) {
+    return { ok: false, reason: `operation ${journal.id} is at step ${journal.step}, not ${step}` };
+  }
+  const steps = stepsOf(journal.kind);
+  const next = steps[steps.indexOf(step) + 1];
+  if (next === undefined) return { ok: false, reason: `step ${step} does not belong to a ${journal.kind}` };
+  const previousAt = journal.completed.at(-1)?.at ?? journal.startedAt;
+  const done: CompletedStep = { step, at: now, ms: Math.max(0, now - previousAt) };
+  // The error described a failed attempt at this step; it succeeded now.
+  const { error: _resolved, ...rest } = journal;
+  return { ok: true, journal: { ...rest, step: next, updatedAt: now, completed: [...journal.completed, done] } };
+}
+
+/** Remember the position the candidate must reach before promotion (decimal string, as published). */
+export function withTargetLsn(journal: Journal, targetLsn: string, now: number): Journal {
+  return { ...journal, targetLsn, updatedAt: now };
+}
+
+/** Record why the current step failed; the step stays current so it is retried or rolled forward. */
+export function withError(journal: Journal, error: string, now: number): Journal {
+  return { ...journal, error, updatedAt: now };
+}
+
+export function isFinished(journal: Journal): boolean {
+  return journal.step === 'done';
+}
+
+/** Time so far for a running operation; the total for a finished one. */
+export function elapsedMs(journal: Journal, now: number): number {
+  const end = isFinished(journal) ? (journal.completed.at(-1)?.at ?? journal.updatedAt) : now;
+  return Math.max(0, end - journal.startedAt);
+}

@@ -1,0 +1,36 @@
+// The etcd key layout of one cluster. `primary` and `history/<epoch>` are public
+// contracts (DESIGN.md); the rest is documented in docs/etcd-keys.md.
+export interface Keys {
+  root: string;
+  primary: string;
+  leader: string;
+  agentsPrefix: string;
+  agent(id: string): string;
+  historyPrefix: string;
+  history(epoch: number): string;
+  journal: string;
+  paused: string;
+  request: string;
+  requestResultPrefix: string;
+  requestResult(id: string): string;
+  verdict: string;
+}
+
+export function keysFor(prefix: string, cluster: string): Keys {
+  const root = `${prefix}/${cluster}`;
+  return {
+    root,
+    primary: `${root}/primary`,
+    leader: `${root}/leader`,
+    agentsPrefix: `${root}/agents/`,
+    agent: (id) => `${root}/agents/${id}`,
+    historyPrefix: `${root}/history/`,
+    history: (epoch) => `${root}/history/${epoch}`,
+    journal: `${root}/journal`,
+    paused: `${root}/paused`,
+    request: `${root}/request`,
+    requestResultPrefix: `${root}/results/`,
+    requestResult: (id) => `${root}/results/${id}`,
+    verdict: `${root}/verdict`,
+  };
+}

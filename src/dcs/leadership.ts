@@ -1,0 +1,139 @@
+import type { Etcd3, Lease } from 'etcd3';
+import type { Keys } from './keys.js';
+
+export type Clock = () => number;
+
+/**
+ * One agent's lease and its claim on the leader key.
+ *
+ * etcd3's own Election reports a lost lease only after 2×TTL, so the agent keeps its
+ * own clock: it counts itself leader only while its last successful keepalive is
+ * younger than 2/3 of the TTL, and every destructive step is additionally guarded by
+ * a transaction that compares the leader key's value and lease (see `guard`).
+ */
+export class Leadership {
+  private lease: Lease | null = null;
+  private leaseIdValue: string | null = null;
+  private lastKeepaliveOkAt = 0;
+  private holdsKey = false;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly etcd: Etcd3,
+    private readonly keys: Keys,
+    readonly agentId: string,
+    private readonly ttlSec: number,
+    private readonly clock: Clock = Date.now,
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {}
+
+  get leaseId(): string | null {
+    return this.leaseIdValue;
+  }
+
+  /** Whether this agent may act now, judged by its own clock. */
+  isLeader(): boolean {
+    return this.holdsKey && this.leaseFresh();
+  }
+
+  leaseFresh(): boolean {
+    return this.leaseIdValue !== null && this.clock() - this.lastKeepaliveOkAt < (this.ttlSec * 1000 * 2) / 3;
+  }
+
+  start(): void {
+    const everyMs = Math.max(200, Math.floor((this.ttlSec * 1000) / 4));
+    const beat = async () => {
+      if (this.stopped) return;
+      try {
+        await this.heartbeat();
+      } catch (error) {
+        this.onError(error);
+      }
+      if (!this.stopped) this.keepaliveTimer = setTimeout(beat, everyMs);
+    };
+    void beat();
+  }
+
+  /** Keeps the lease alive (granting a new one if it expired) and tries to take a vacant leader key. */
+  async heartbeat(): Promise<void> {
+    if (this.lease === null || this.leaseIdValue === null) {
+      const lease = this.etcd.lease(this.ttlSec, { autoKeepAlive: false });
+      lease.on('lost', () => undefined);
+      const id = await lease.grant();
+      this.lease = lease;
+      this.leaseIdValue = id;
+      this.lastKeepaliveOkAt = this.clock();
+    } else {
+      const sentAt = this.clock();
+      try {
+        const response = await this.lease.keepaliveOnce();
+        if (response.TTL === undefined || Number(response.TTL) <= 0) {
+          this.dropLease();
+          return;
+        }
+        this.lastKeepaliveOkAt = sentAt;
+      } catch (error) {
+        if (!this.leaseFresh()) this.holdsKey = false;
+        throw error;
+      }
+    }
+    await this.claim();
+  }
+
+  private async claim(): Promise<void> {
+    const id = this.leaseIdValue;
+    if (id === null) return;
+    const result = await this.etcd
+      .if(this.keys.leader, 'Create', '==', 0)
+      .then(this.etcd.put(this.keys.leader).value(this.agentId).lease(id))
+      .else(this.etcd.get(this.keys.leader))
+      .commit();
+    if (result.succeeded) {
+      this.holdsKey = true;
+      return;
+    }
+    const current = result.responses[0]?.response_range?.kvs?.[0];
+    this.holdsKey = current !== undefined && current.value.toString() === this.agentId && current.lease.toString() === id;
+  }
+
+  private dropLease(): void {
+    this.lease = null;
+    this.leaseIdValue = null;
+    this.holdsKey = false;
+  }
+
+  /**
+   * Writes `puts` only if this agent still holds the leader key under its current
+   * lease, judged by etcd itself. Returns false (and writes nothing) otherwise.
+   */
+  async guard(puts: Array<{ key: string; value: string } | { key: string; delete: true }>): Promise<boolean> {
+    const id = this.leaseIdValue;
+    if (id === null || !this.isLeader()) return false;
+    const ops = puts.map((p) => ('delete' in p ? this.etcd.delete().key(p.key) : this.etcd.put(p.key).value(p.value)));
+    const result = await this.etcd
+      .if(this.keys.leader, 'Value', '==', this.agentId)
+      .and(this.keys.leader, 'Lease', '==', id)
+      .then(...ops)
+      .commit();
+    if (!result.succeeded) this.holdsKey = false;
+    return result.succeeded;
+  }
+
+  /** Leaves cleanly: releases the leader key and the lease so another agent takes over at once. */
+  async resign(): Promise<void> {
+    this.stopped = true;
+    if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer);
+    const id = this.leaseIdValue;
+    this.holdsKey = false;
+    if (id !== null) {
+      await this.etcd
+        .if(this.keys.leader, 'Lease', '==', id)
+        .then(this.etcd.delete().key(this.keys.leader))
+        .commit()
+        .catch(() => undefined);
+    }
+    await this.lease?.revoke().catch(() => undefined);
+    this.dropLease();
+  }
+}

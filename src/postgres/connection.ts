@@ -1,0 +1,77 @@
+import pg from 'pg';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface ConnectOptions {
+  timeoutMs: number;
+  applicationName?: string;
+}
+
+/**
+ * Opens a client with bounded connect and query times. Every client gets an `error`
+ * listener: an idle connection to a server that dies must not crash the agent.
+ */
+export async function connect(endpoint: Endpoint, options: ConnectOptions): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: endpoint.host,
+    port: endpoint.port,
+    user: endpoint.user,
+    password: endpoint.password,
+    database: endpoint.database,
+    connectionTimeoutMillis: options.timeoutMs,
+    query_timeout: options.timeoutMs,
+    statement_timeout: options.timeoutMs,
+    application_name: options.applicationName ?? 'pg-failover',
+    keepAlive: true,
+  });
+  client.on('error', () => discard(client));
+  try {
+    await client.connect();
+  } catch (error) {
+    discard(client);
+    throw error;
+  }
+  return client;
+}
+
+/**
+ * Drops a connection without waiting for the server: after a client-side timeout the
+ * server may still run the query (or be frozen), so a polite `end()` could hang.
+ */
+export function discard(client: pg.Client): void {
+  const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+  try {
+    stream?.destroy();
+  } catch {
+    // already gone
+  }
+  client.end().catch(() => undefined);
+}
+
+/** Runs one statement on a fresh connection and closes it. */
+export async function withClient<T>(endpoint: Endpoint, options: ConnectOptions, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect(endpoint, options);
+  try {
+    return await use(client);
+  } finally {
+    discard(client);
+  }
+}
+
+export function sqlStateOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = sqlStateOf(error);
+    return code ? `${code} ${error.message}` : error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,82 @@
+import type pg from 'pg';
+import type { SqlFailure, SqlProbe } from '../core/types.js';
+import { tryParseLsn } from '../core/lsn.js';
+import { connect, describeError, discard, type Endpoint } from './connection.js';
+
+// One round trip tells everything the core needs about a node, primary or standby.
+const PROBE_SQL = `
+SELECT pg_is_in_recovery() AS in_recovery,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS wal_tli,
+       pg_last_wal_receive_lsn()::text AS receive_lsn,
+       pg_last_wal_replay_lsn()::text AS replay_lsn,
+       (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
+       r.status AS receiver_status,
+       r.received_tli,
+       r.sender_host,
+       (extract(epoch FROM now() - r.last_msg_receipt_time) * 1000)::bigint AS receipt_age_ms
+  FROM (SELECT 1) AS one
+  LEFT JOIN pg_stat_wal_receiver AS r ON true`;
+
+interface ProbeRow {
+  in_recovery: boolean;
+  current_lsn: string | null;
+  wal_tli: number | null;
+  receive_lsn: string | null;
+  replay_lsn: string | null;
+  checkpoint_tli: number;
+  receiver_status: string | null;
+  received_tli: number | null;
+  sender_host: string | null;
+  receipt_age_ms: string | null;
+}
+
+export function toProbe(row: ProbeRow): SqlProbe {
+  const receiveLsn = row.receive_lsn ? tryParseLsn(row.receive_lsn) : null;
+  const replayLsn = row.replay_lsn ? tryParseLsn(row.replay_lsn) : null;
+  const current = row.current_lsn ? tryParseLsn(row.current_lsn) : null;
+  const lsn = row.in_recovery ? (replayLsn ?? receiveLsn ?? 0n) : (current ?? 0n);
+  const timeline = row.in_recovery ? Math.max(row.received_tli ?? 0, row.checkpoint_tli) : (row.wal_tli ?? row.checkpoint_tli);
+  return {
+    ok: true,
+    inRecovery: row.in_recovery,
+    timeline,
+    lsn,
+    receiveLsn: row.in_recovery ? receiveLsn : null,
+    replayLsn: row.in_recovery ? replayLsn : null,
+    streaming: row.receiver_status === 'streaming',
+    upstreamHost: row.sender_host,
+    receiptAgeMs: row.receipt_age_ms === null ? null : Number(row.receipt_age_ms),
+  };
+}
+
+/**
+ * Keeps one connection per node and probes over it. Any failure discards the
+ * connection: after a timeout it may be stuck on a frozen server.
+ */
+export class NodeProber {
+  private client: pg.Client | null = null;
+
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async probe(): Promise<SqlProbe | SqlFailure> {
+    try {
+      this.client ??= await connect(this.endpoint, { timeoutMs: this.timeoutMs, applicationName: 'pg-failover-probe' });
+      const result = await this.client.query<ProbeRow>(PROBE_SQL);
+      const row = result.rows[0];
+      if (!row) return { ok: false, error: 'probe returned no row' };
+      return toProbe(row);
+    } catch (error) {
+      this.close();
+      return { ok: false, error: describeError(error) };
+    }
+  }
+
+  close(): void {
+    if (this.client) discard(this.client);
+    this.client = null;
+  }
+}

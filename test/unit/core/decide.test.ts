@@ -1,0 +1,282 @@
+import { describe, expect, it } from 'vitest';
+import { decide, type Action, type DecideInput } from '../../../src/core/decide.js';
+import { completeStep, startOperation, stepsOf, type Journal } from '../../../src/core/journal.js';
+import type { AgentView, NodeObservation } from '../../../src/core/types.js';
+import { LAB_HOSTS, LAB_SPECS, MiB, NOW, PRIMARY, TIMINGS, downObs, primaryObs, published, replicaObs, view } from './fixtures.js';
+
+const BASE = 0x10000000n;
+const healthyReplicas = [replicaObs('replica-1', { lsn: BASE }), replicaObs('replica-2', { lsn: BASE - 10n })];
+const orphans = [
+  replicaObs('replica-1', { lsn: BASE, streaming: false }),
+  replicaObs('replica-2', { lsn: BASE - 10n, streaming: false }),
+];
+const killed = downObs(PRIMARY, { container: 'exited', silentForMs: 100 });
+const rogue = primaryObs('replica-2', { lsn: BASE + 5n });
+
+function ownView(...nodes: NodeObservation[]): AgentView[] {
+  return [view('agent-1', nodes)];
+}
+
+function input(overrides: Partial<DecideInput>): DecideInput {
+  return {
+    now: NOW,
+    selfId: 'agent-1',
+    isLeader: true,
+    paused: false,
+    published: published(),
+    specs: LAB_SPECS,
+    hostsOf: LAB_HOSTS,
+    views: ownView(primaryObs(PRIMARY, { lsn: BASE }), ...healthyReplicas),
+    journal: null,
+    timings: TIMINGS,
+    maxLagBytes: 16n * MiB,
+    ...overrides,
+  };
+}
+
+const failoverJournal = startOperation({
+  id: 'op-7', kind: 'failover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'primary failed', requestedBy: 'agent-1', now: NOW - 1_000,
+});
+/** A failover that has promoted replica-1 but not yet published it. */
+const promotedNotPublished: Journal = ['fence-old', 'catch-up', 'promote'].reduce<Journal>((journal, step) => {
+  const result = completeStep(journal, step as Journal['step'], NOW - 500);
+  if (!result.ok) throw new Error(result.reason);
+  return result.journal;
+}, failoverJournal);
+const finishedJournal: Journal = stepsOf('failover').slice(0, -1).reduce<Journal>((journal, step) => {
+  const result = completeStep(journal, step, NOW - 500);
+  if (!result.ok) throw new Error(result.reason);
+  return result.journal;
+}, failoverJournal);
+
+const fence = (node: string): Action => ({ type: 'fence', node, reason: expect.stringContaining(`${node} accepts writes`) as unknown as string });
+const rejoin = (node: string, why: RegExp): Action => ({ type: 'rejoin', node, reason: expect.stringMatching(why) as unknown as string });
+
+describe('decide', () => {
+  it.each<{ rule: string; input: DecideInput; actions: Action[]; notes?: Array<string | RegExp>; verdict?: string | null }>([
+    // Who may act.
+    {
+      rule: 'a follower computes the verdict but takes no action',
+      input: input({ isLeader: false, views: ownView(killed, ...orphans, rogue) }),
+      actions: [],
+      verdict: 'failed',
+    },
+    {
+      rule: 'a leader with a stale view of its own holds',
+      input: input({ views: [view('agent-1', [killed, ...orphans], NOW - 60_000)] }),
+      actions: [],
+      notes: [/holding: our own view is 60000 ms old/],
+      verdict: 'unknown',
+    },
+    {
+      rule: 'a leader without a view of its own only resumes its journal',
+      input: input({ views: [], journal: failoverJournal }),
+      actions: [{ type: 'resume', journal: failoverJournal }],
+      notes: [/no view of our own/],
+    },
+    // Journal: finish what was started before deciding anything new.
+    {
+      rule: 'an unfinished journal is resumed and nothing new is decided',
+      input: input({ views: ownView(killed, ...orphans), journal: failoverJournal }),
+      actions: [{ type: 'resume', journal: failoverJournal }],
+    },
+    {
+      rule: 'a rogue primary is fenced alongside the resume',
+      input: input({ views: ownView(killed, replicaObs('replica-1'), rogue), journal: failoverJournal }),
+      actions: [{ type: 'resume', journal: failoverJournal }, fence('replica-2')],
+    },
+    {
+      rule: 'the journal\'s promoted-but-unpublished target is not fenced',
+      input: input({ views: ownView(killed, primaryObs('replica-1'), replicaObs('replica-2', { streaming: false })), journal: promotedNotPublished }),
+      actions: [{ type: 'resume', journal: promotedNotPublished }],
+    },
+    {
+      rule: 'a finished journal no longer holds decisions back',
+      input: input({ views: ownView(killed, ...orphans), journal: finishedJournal }),
+      actions: [{ type: 'failover', from: PRIMARY, to: 'replica-1', reason: expect.stringContaining('exited') as unknown as string, position: BASE }],
+    },
+    // Bootstrap.
+    {
+      rule: 'nothing published and exactly one primary: bootstrap it',
+      input: input({ published: null }),
+      actions: [{ type: 'bootstrap', node: PRIMARY }],
+      verdict: null,
+    },
+    {
+      rule: 'nothing published and no primary: a note, no action',
+      input: input({ published: null, views: ownView(downObs(PRIMARY), ...healthyReplicas) }),
+      actions: [],
+      notes: [/no reachable node runs as a primary/],
+    },
+    {
+      rule: 'nothing published and two primaries: never guess',
+      input: input({ published: null, views: ownView(primaryObs(PRIMARY), replicaObs('replica-1'), rogue) }),
+      actions: [],
+      notes: [/2 nodes run as primaries \(pgsql, replica-2\): refusing to choose/],
+    },
+    {
+      rule: 'nothing published: a primary whose container is not running is not bootstrapped',
+      input: input({ published: null, views: ownView(primaryObs(PRIMARY, { container: 'paused' }), ...healthyReplicas) }),
+      actions: [],
+      notes: [/no reachable node/],
+    },
+    // Rule 1: one writable primary.
+    {
+      rule: 'a rogue second primary is fenced',
+      input: input({ views: ownView(primaryObs(PRIMARY), replicaObs('replica-1'), rogue) }),
+      actions: [fence('replica-2')],
+      verdict: 'healthy',
+    },
+    {
+      rule: 'a rogue second primary is fenced even while paused',
+      input: input({ paused: true, views: ownView(primaryObs(PRIMARY), replicaObs('replica-1'), rogue) }),
+      actions: [fence('replica-2')],
+    },
+    {
+      rule: 'a rogue is fenced alongside the failover, and is not the candidate',
+      input: input({ views: ownView(killed, orphans[0]!, rogue) }),
+      actions: [fence('replica-2'), { type: 'failover', from: PRIMARY, to: 'replica-1', reason: expect.any(String) as unknown as string, position: BASE }],
+    },
+    // Failover.
+    {
+      rule: 'a killed primary fails over to the most advanced replica',
+      input: input({ views: ownView(killed, ...orphans) }),
+      actions: [{ type: 'failover', from: PRIMARY, to: 'replica-1', reason: "primary pgsql's container is exited", position: BASE }],
+      verdict: 'failed',
+    },
+    {
+      rule: 'a synchronous standby is preferred on equal position',
+      input: input({ syncStandbys: ['replica-2'], views: ownView(killed, replicaObs('replica-1', { lsn: BASE, streaming: false }), replicaObs('replica-2', { lsn: BASE, streaming: false })) }),
+      actions: [{ type: 'failover', from: PRIMARY, to: 'replica-2', reason: expect.any(String) as unknown as string, position: BASE }],
+    },
+    {
+      rule: 'every replica too far behind the published lastLsn: refusal noted, no failover',
+      input: input({ published: published({ lastLsn: String(BASE + 48n * MiB) }), views: ownView(killed, ...orphans) }),
+      actions: [],
+      notes: [/failover refused: no safe candidate: every replica is further than 16 MiB behind .*replica-1 48 MiB/],
+    },
+    {
+      rule: 'an unreadable published lastLsn is treated as unknown',
+      input: input({ published: published({ lastLsn: '0/3000000' }), views: ownView(killed, ...orphans) }),
+      actions: [{ type: 'failover', from: PRIMARY, to: 'replica-1', reason: expect.any(String) as unknown as string, position: BASE }],
+    },
+    {
+      rule: 'paused: a failed primary is noted, not failed over',
+      input: input({ paused: true, views: ownView(killed, ...orphans) }),
+      actions: [],
+      notes: [/^paused: automatic failover suspended/],
+      verdict: 'failed',
+    },
+    {
+      rule: 'a replica still hearing the primary is a partition: noted, no failover',
+      input: input({ views: ownView(downObs(PRIMARY), replicaObs('replica-1', { receiptAgeMs: 400 }), orphans[1]!) }),
+      actions: [],
+      notes: [/replica-1 heard from primary pgsql 400 ms ago/],
+      verdict: 'partition',
+    },
+    {
+      rule: 'a minority of agents seeing the primary down: noted, no failover',
+      input: input({ views: [view('agent-1', [downObs(PRIMARY), ...orphans]), view('agent-2', [primaryObs(), ...healthyReplicas]), view('agent-3', [primaryObs(), ...healthyReplicas])] }),
+      actions: [],
+      notes: [/only 1 of 3 live agents/],
+      verdict: 'suspect',
+    },
+    // Rejoin.
+    {
+      rule: 'a healthy cluster needs nothing',
+      input: input({}),
+      actions: [],
+      notes: [],
+      verdict: 'healthy',
+    },
+    {
+      rule: 'a returning old primary on an older timeline, not streaming, is rejoined',
+      input: input({
+        published: published({ name: 'replica-1', host: 'pgsql-replica-1', epoch: 2, timeline: 2 }),
+        views: ownView(replicaObs(PRIMARY, { timeline: 1, streaming: false }), primaryObs('replica-1', { timeline: 2 }), replicaObs('replica-2', { timeline: 2, upstreamHost: 'pgsql-replica-1' })),
+      }),
+      actions: [rejoin(PRIMARY, /timeline 1, behind the published timeline 2/)],
+    },
+    {
+      rule: 'a replica cut off for longer than the failure time is rejoined',
+      input: input({ views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: 15_000 })) }),
+      actions: [rejoin('replica-2', /replica-2 is not streaming, not from primary pgsql, for 15000 ms/)],
+    },
+    {
+      rule: 'a replica cut off only briefly is left to reconnect',
+      input: input({ views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: 3_000 })) }),
+      actions: [],
+    },
+    {
+      rule: 'a replica not streaming for an unknown time is left alone',
+      input: input({ views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: null })) }),
+      actions: [],
+    },
+    {
+      rule: 'the streaming watch measures how long a replica has been cut off',
+      input: input({
+        views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: null })),
+        streamingWatch: { primary: PRIMARY, notStreamingSince: { 'replica-2': NOW - 20_000 } },
+      }),
+      actions: [rejoin('replica-2', /for 20000 ms/)],
+    },
+    {
+      rule: 'the streaming watch also catches a replica streaming from the wrong host',
+      input: input({
+        views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { upstreamHost: 'pgsql-replica-1' })),
+        streamingWatch: { primary: PRIMARY, notStreamingSince: { 'replica-2': NOW - 20_000 } },
+      }),
+      actions: [rejoin('replica-2', /streams from pgsql-replica-1, not from primary pgsql/)],
+    },
+    {
+      rule: 'a watch kept for a previous primary says nothing about the new one',
+      input: input({
+        views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: null })),
+        streamingWatch: { primary: 'replica-1', notStreamingSince: { 'replica-2': NOW - 20_000 } },
+      }),
+      actions: [],
+    },
+    {
+      rule: 'the published primary is never rejoined',
+      input: input({ views: ownView(replicaObs(PRIMARY, { streaming: false, timeline: 0, receiptAgeMs: 60_000 }), ...healthyReplicas) }),
+      actions: [],
+    },
+    {
+      rule: 'a replica whose container is not running is not rejoined',
+      input: input({ views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { container: 'restarting', streaming: false, receiptAgeMs: 60_000 })) }),
+      actions: [],
+    },
+    {
+      rule: 'replicas are not rebuilt while the primary is in doubt',
+      input: input({ views: ownView(downObs(PRIMARY, { silentForMs: 2_000 }), ...orphans.map((o) => ({ ...o, sql: { ...o.sql, receiptAgeMs: 60_000 } } as NodeObservation))) }),
+      actions: [],
+      verdict: 'suspect',
+    },
+    {
+      rule: 'paused: a replica that needs a rejoin is noted, not rebuilt',
+      input: input({ paused: true, views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: 15_000 })) }),
+      actions: [],
+      notes: [/^paused: would rejoin replica-2/],
+    },
+  ])('$rule', ({ input: decideInput, actions, notes, verdict }) => {
+    const decision = decide(decideInput);
+    expect(decision.actions).toEqual(actions);
+    if (notes !== undefined) {
+      expect(decision.notes).toHaveLength(notes.length);
+      notes.forEach((note, i) => expect(decision.notes[i]).toMatch(note));
+    }
+    if (verdict !== undefined) expect(decision.verdict?.kind ?? null).toBe(verdict);
+  });
+
+  it('hands back a streaming watch that remembers when a replica stopped streaming', () => {
+    const first = decide(input({ views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: null })) }));
+    expect(first.streamingWatch).toEqual({ primary: PRIMARY, notStreamingSince: { 'replica-2': NOW } });
+    const later = NOW + TIMINGS.failureTimeMs + 1;
+    const second = decide(input({
+      now: later,
+      views: [view('agent-1', [primaryObs(PRIMARY, { at: later }), replicaObs('replica-1', { at: later }), replicaObs('replica-2', { at: later, streaming: false, receiptAgeMs: null })], later)],
+      streamingWatch: first.streamingWatch,
+    }));
+    expect(second.actions).toEqual([rejoin('replica-2', /for 10001 ms/)]);
+  });
+});
