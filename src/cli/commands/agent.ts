@@ -32,7 +32,13 @@ export function registerAgent(program: Command): void {
       const leadership = new Leadership(etcd, keysFor(config.etcd.prefix, config.cluster), agentId, config.timings.leaseTtlSec, Date.now, (error) =>
         log.debug({ error: describeError(error) }, 'lease heartbeat failed'),
       );
-      const agent = new Agent(cluster, leadership, { agentId });
+      const helperLabels = Object.fromEntries(
+        (process.env.FAILOVER_HELPER_LABELS ?? '')
+          .split(',')
+          .filter((pair) => pair.includes('='))
+          .map((pair) => pair.split('=', 2) as [string, string]),
+      );
+      const agent = new Agent(cluster, leadership, { agentId, helperLabels });
       await agent.start();
       log.info({ nodes: config.nodes.map((n) => n.name), timings: config.timings }, 'agent started');
       await new Promise<void>((resolve) => {

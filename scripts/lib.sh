@@ -1,0 +1,28 @@
+# Shared helpers of the lab scripts (sourced).
+COMPOSE_FILE=compose.ha.yml
+COMPOSE_PROJECT=pg-failover
+LAB_CONTAINERS=(pgf-etcd pgsql pgsql-replica-1 pgsql-replica-2 pgf-agent-1 pgf-agent-2 pgf-agent-3)
+LAB_PORTS=(2379 5432 5433 5434)
+
+compose() {
+  if docker compose version >/dev/null 2>&1; then
+    docker compose -f "$COMPOSE_FILE" -p "$COMPOSE_PROJECT" "$@"
+  elif command -v docker-compose >/dev/null 2>&1; then
+    docker-compose -f "$COMPOSE_FILE" -p "$COMPOSE_PROJECT" "$@"
+  else
+    echo "lab: neither 'docker compose' nor 'docker-compose' is installed; run scripts/ensure-docker as root (it installs docker-compose)" >&2
+    exit 2
+  fi
+}
+
+ensure_node_modules() {
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "lab: installing npm packages (npm ci)" >&2
+    npm ci --no-audit --no-fund >/dev/null
+  fi
+}
+
+build_project() {
+  npx tsc -p tsconfig.json
+  chmod +x dist/cli/main.js
+}
