@@ -198,6 +198,22 @@ describe('decide', () => {
       actions: [rejoin(PRIMARY, /timeline 1, behind the published timeline 2/)],
     },
     {
+      rule: 'a replica on an older timeline that streams from the new primary is left to follow the switch',
+      input: input({
+        published: published({ name: 'replica-1', host: 'pgsql-replica-1', epoch: 2, timeline: 2 }),
+        views: ownView(downObs(PRIMARY, { container: 'exited' }), primaryObs('replica-1', { timeline: 2 }), replicaObs('replica-2', { timeline: 1, upstreamHost: 'pgsql-replica-1' })),
+      }),
+      actions: [],
+    },
+    {
+      rule: 'an older timeline alone is not enough while the replica still streams (from another host)',
+      input: input({
+        published: published({ name: 'replica-1', host: 'pgsql-replica-1', epoch: 2, timeline: 2 }),
+        views: ownView(downObs(PRIMARY, { container: 'exited' }), primaryObs('replica-1', { timeline: 2 }), replicaObs('replica-2', { timeline: 1, upstreamHost: 'pgsql-replica-3' })),
+      }),
+      actions: [],
+    },
+    {
       rule: 'a replica cut off for longer than the failure time is rejoined',
       input: input({ views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: 15_000 })) }),
       actions: [rejoin('replica-2', /replica-2 is not streaming, not from primary pgsql, for 15000 ms/)],

@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import Docker from 'dockerode';
+import pg from 'pg';
+import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import type { Config } from '../../src/config/schema.js';
+import { configSchema, slotNameOf } from '../../src/config/schema.js';
+import { eventually } from './eventually.js';
+
+// A PostgreSQL cluster for integration tests: etcd and a primary with N streaming
+// replicas from the lab images, on a fresh Docker network, each node published on
+// a free 127.0.0.1 port. Everything carries the label pg-failover.test=true, so a
+// crashed run's leftovers are removed at the next start.
+
+export const TEST_LABEL = 'pg-failover.test';
+export const POSTGRES_PASSWORD = 'test-postgres-secret';
+export const REPLICATION_PASSWORD = 'test-replication-secret';
+export const docker = new Docker();
+
+/** Publishes one port on 127.0.0.1 only, at a fixed host port so a restarted container keeps it. */
+class LoopbackContainer extends GenericContainer {
+  withLoopbackPort(containerPort: number, hostPort: number): this {
+    this.withExposedPorts({ container: containerPort, host: hostPort });
+    this.hostConfig.PortBindings = { ...this.hostConfig.PortBindings, [`${containerPort}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] };
+    return this;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export interface TestNode {
+  name: string;
+  container: string;
+  slot: string;
+  port: number;
+  handle: StartedTestContainer | null;
+}
+
+export interface TestCluster {
+  runId: string;
+  network: string;
+  etcdUrl: string | null;
+  etcd: StartedTestContainer | null;
+  etcdPort: number | null;
+  nodes: TestNode[];
+  labels: Record<string, string>;
+  node(name: string): TestNode;
+  client(name: string, options?: { user?: string; password?: string; database?: string }): Promise<pg.Client>;
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(name: string, sql: string, params?: unknown[]): Promise<T[]>;
+  /** A config for in-process agents: SQL over the published ports, replication over the network. */
+  config(overrides?: Partial<Record<string, unknown>>): Config;
+  addReplica(name: string): Promise<TestNode>;
+  stop(): Promise<void>;
+}
+
+/** Removes whatever an earlier (crashed) run left: containers first, then networks. */
+export async function removeLeftovers(): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`] } });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+  const networks = await docker.listNetworks({ filters: { label: [`${TEST_LABEL}=true`] } });
+  await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
+}
+
+function nodeContainer(image: string, network: string, labels: Record<string, string>, name: string, port: number, env: Record<string, string>): LoopbackContainer {
+  return new LoopbackContainer(image)
+    .withName(name)
+    .withNetworkMode(network)
+    .withLabels(labels)
+    .withEnvironment(env)
+    .withLoopbackPort(5432, port)
+    .withHealthCheck({ test: ['CMD', 'pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432'], interval: 250, timeout: 1000, retries: 240, startPeriod: 0 })
+    .withWaitStrategy(Wait.forHealthCheck())
+    .withStartupTimeout(120_000);
+}
+
+export async function startCluster(options: { replicas?: number; etcd?: boolean } = {}): Promise<TestCluster> {
+  const replicaCount = options.replicas ?? 2;
+  await removeLeftovers();
+  const runId = randomBytes(3).toString('hex');
+  const labels = { [TEST_LABEL]: 'true', 'pg-failover.run': runId };
+  const network = `pgf-test-${runId}`;
+  await docker.createNetwork({ Name: network, Labels: labels, CheckDuplicate: true });
+  const names = ['pgsql', ...Array.from({ length: replicaCount }, (_, i) => `replica-${i + 1}`)];
+  const nodes: TestNode[] = [];
+  for (const name of names) nodes.push({ name, container: `pgf-${runId}-${name}`, slot: slotNameOf(name), port: await freePort(), handle: null });
+
+  let etcd: StartedTestContainer | null = null;
+  let etcdPort: number | null = null;
+  const withEtcd = options.etcd ?? true;
+  const etcdStart = withEtcd
+    ? (async () => {
+        etcdPort = await freePort();
+        const etcdName = `pgf-${runId}-etcd`;
+        etcd = await new LoopbackContainer('pg-failover/etcd:lab')
+          .withName(etcdName)
+          .withNetworkMode(network)
+          .withLabels(labels)
+          .withEnvironment({
+            ETCD_NAME: 'etcd',
+            ETCD_ADVERTISE_CLIENT_URLS: `http://${etcdName}:2379`,
+            ETCD_INITIAL_ADVERTISE_PEER_URLS: `http://${etcdName}:2380`,
+            ETCD_INITIAL_CLUSTER: `etcd=http://${etcdName}:2380`,
+          })
+          .withLoopbackPort(2379, etcdPort)
+          .withWaitStrategy(Wait.forLogMessage(/ready to serve client requests/))
+          .withStartupTimeout(60_000)
+          .start();
+      })()
+    : Promise.resolve();
+
+  const [primary, ...replicas] = nodes;
+  const common = {
+    POSTGRES_PASSWORD,
+    REPLICATION_PASSWORD,
+    POSTGRES_DB: 'app',
+  };
+  primary!.handle = await nodeContainer('pg-failover/postgres:lab', network, labels, primary!.container, primary!.port, {
+    ...common,
+    REPLICATION_MODE: 'primary',
+    NODE_NAME: primary!.name,
+    REPLICA_SLOTS: replicas.map((r) => r.slot).join(','),
+  }).start();
+  await Promise.all(
+    replicas.map(async (replica) => {
+      replica.handle = await nodeContainer('pg-failover/postgres:lab', network, labels, replica.container, replica.port, {
+        ...common,
+        REPLICATION_MODE: 'replica',
+        NODE_NAME: replica.name,
+        PRIMARY_HOST: primary!.container,
+        REPLICATION_SLOT: replica.slot,
+      }).start();
+    }),
+  );
+  await etcdStart;
+
+  const cluster: TestCluster = {
+    runId,
+    network,
+    etcd,
+    etcdPort,
+    etcdUrl: etcdPort === null ? null : `http://127.0.0.1:${etcdPort}`,
+    nodes,
+    labels,
+    node(name) {
+      const node = nodes.find((n) => n.name === name);
+      if (!node) throw new Error(`no test node ${name}`);
+      return node;
+    },
+    async client(name, opts = {}) {
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port: cluster.node(name).port,
+        user: opts.user ?? 'postgres',
+        password: opts.password ?? POSTGRES_PASSWORD,
+        database: opts.database ?? 'postgres',
+        connectionTimeoutMillis: 3000,
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      return client;
+    },
+    async query(name, sql, params) {
+      const client = await cluster.client(name);
+      try {
+        return (await client.query(sql, params)).rows;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+    config(overrides = {}) {
+      return configSchema.parse({
+        cluster: `t${runId}`,
+        etcd: { endpoints: [cluster.etcdUrl ?? 'http://127.0.0.1:1'], prefix: '/pg-failover-test' },
+        nodes: nodes.map((n) => ({ name: n.name, container: n.container, host: '127.0.0.1', port: n.port, replicationHost: n.container })),
+        ...overrides,
+      });
+    },
+    async addReplica(name) {
+      const node: TestNode = { name, container: `pgf-${runId}-${name}`, slot: slotNameOf(name), port: await freePort(), handle: null };
+      await cluster.query(primary!.name, `SELECT pg_create_physical_replication_slot($1)`, [node.slot]);
+      node.handle = await nodeContainer('pg-failover/postgres:lab', network, labels, node.container, node.port, {
+        ...common,
+        REPLICATION_MODE: 'replica',
+        NODE_NAME: name,
+        PRIMARY_HOST: primary!.container,
+        REPLICATION_SLOT: node.slot,
+      }).start();
+      nodes.push(node);
+      return node;
+    },
+    async stop() {
+      await removeLeftovers();
+    },
+  };
+
+  await eventually(
+    async () => {
+      const rows = await cluster.query<{ n: string }>(primary!.name, `SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming'`);
+      return Number(rows[0]?.n) === replicas.length;
+    },
+    'every replica streaming',
+    60_000,
+  );
+  return cluster;
+}
