@@ -44,8 +44,14 @@ export function registerAgent(program: Command): void {
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
           log.info({ signal }, 'stopping: resigning leadership');
+          // A stuck call must not keep a stopping agent alive: Docker would SIGKILL it later anyway.
+          setTimeout(() => {
+            log.warn('stop took longer than 5 s; exiting');
+            process.exit(0);
+          }, 5000).unref();
           void agent.stop().finally(() => {
             etcd.close();
+            log.info('stopped');
             resolve();
           });
         };
