@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { decide, type Action, type Decision } from '../core/decide.js';
-import { startOperation, type Journal } from '../core/journal.js';
+import { startOperation, type Journal, type StepName } from '../core/journal.js';
 import { EMPTY_STREAMING_WATCH, type StreamingWatch } from '../core/streaming-watch.js';
 import type { AgentView, ContainerState, Published } from '../core/types.js';
 import { followContainerEvents } from '../docker/engine.js';
@@ -25,6 +25,7 @@ export interface AgentOptions {
   agentId: string;
   /** Labels put on helper containers (rebuilds), so tests can find and remove them. */
   helperLabels?: Record<string, string>;
+  afterStep?: (step: StepName, journal: Journal) => Promise<void>;
 }
 
 /**
@@ -36,6 +37,7 @@ export class Agent {
   private readonly runner: OperationRunner;
   private streamingWatch: StreamingWatch = EMPTY_STREAMING_WATCH;
   private stopped = false;
+  private crashed = false;
   private wake: (() => void) | null = null;
   private readonly unfollow: Array<() => void> = [];
   private readonly rejoining = new Set<string>();
@@ -51,7 +53,7 @@ export class Agent {
     private readonly options: AgentOptions,
   ) {
     this.observer = new Observer(cluster, options.agentId, Date.now());
-    this.runner = new OperationRunner(cluster, leadership, options.helperLabels ?? {});
+    this.runner = new OperationRunner(cluster, leadership, options.helperLabels ?? {}, options.afterStep);
   }
 
   get id(): string {
@@ -65,11 +67,23 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    if (this.crashed) return;
     this.stopped = true;
     this.wake?.();
     for (const stop of this.unfollow) stop();
-    await this.loopDone.catch(() => undefined);
+    // A tick stuck on an unresponsive node must not hold up the resignation.
+    await Promise.race([this.loopDone.catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
     await this.leadership.resign();
+    this.observer.close();
+  }
+
+  /** Dies on the spot, as a killed process would: no resignation, the lease expires by itself. */
+  crash(): void {
+    this.crashed = true;
+    this.stopped = true;
+    this.leadership.halt();
+    this.wake?.();
+    for (const stop of this.unfollow) stop();
     this.observer.close();
   }
 

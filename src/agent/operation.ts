@@ -18,6 +18,8 @@ export class OperationRunner {
     private readonly cluster: Cluster,
     private readonly leadership: Leadership,
     private readonly helperLabels: Record<string, string> = {},
+    /** Called after each recorded step; tests use it to stop a leader half way. */
+    private readonly afterStep: (step: StepName, journal: Journal) => Promise<void> = async () => undefined,
   ) {}
 
   async run(start: Journal): Promise<OperationOutcome> {
@@ -48,6 +50,7 @@ export class OperationRunner {
         : await this.leadership.guard([...writes, { key: this.cluster.store.keys.journal, value: encode(journal) }]);
       if (!recorded) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
       log.info({ step, ms: Date.now() - began, targetLsn: journal.targetLsn }, `step ${step} done`);
+      await this.afterStep(step, journal);
     }
     published ??= await this.cluster.store.published();
     return { ok: true, journal, published: published! };

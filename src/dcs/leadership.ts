@@ -120,6 +120,14 @@ export class Leadership {
     return result.succeeded;
   }
 
+  /** Stops heartbeats without releasing anything, as a process that died would: the lease runs out on its own. */
+  halt(): void {
+    this.stopped = true;
+    this.holdsKey = false;
+    this.leaseIdValue = null;
+    if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer);
+  }
+
   /** Leaves cleanly: releases the leader key and the lease so another agent takes over at once. */
   async resign(): Promise<void> {
     this.stopped = true;

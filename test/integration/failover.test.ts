@@ -1,0 +1,162 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { docker, startCluster, type TestCluster } from '../support/cluster.js';
+import { startAgents, type RunningAgents } from '../support/agents.js';
+import { eventually } from '../support/eventually.js';
+
+// Automatic failover with real containers, real etcd and three in-process agents.
+
+let cluster: TestCluster | undefined;
+let agents: RunningAgents | undefined;
+
+afterEach(async () => {
+  await agents?.stop();
+  await cluster?.stop();
+  agents = undefined;
+  cluster = undefined;
+});
+
+async function publishedOtherThan(running: RunningAgents, old: string, timeoutMs = 30_000) {
+  return eventually(async () => {
+    const published = await running.store.published();
+    return published && published.name !== old ? published : undefined;
+  }, `a primary other than ${old}`, timeoutMs, 50);
+}
+
+async function streamsFrom(c: TestCluster, replica: string, primary: string): Promise<boolean> {
+  const rows = await c.query<{ status: string; sender_host: string }>(replica, 'SELECT status, sender_host FROM pg_stat_wal_receiver');
+  return rows[0]?.status === 'streaming' && rows[0].sender_host === c.node(primary).container;
+}
+
+async function acceptsWrites(c: TestCluster, node: string): Promise<boolean> {
+  try {
+    await c.query(node, 'CREATE TABLE IF NOT EXISTS failover_probe (id serial PRIMARY KEY, at timestamptz DEFAULT now())');
+    await c.query(node, 'INSERT INTO failover_probe DEFAULT VALUES');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('automatic failover', () => {
+  it('kill-primary: a new primary is published and takes writes, the other replica follows it, the old node returns as a replica', async () => {
+    cluster = await startCluster({ replicas: 2 });
+    agents = await startAgents(cluster);
+    expect((await agents.store.published())?.name).toBe('pgsql');
+    await cluster.query('pgsql', 'CREATE TABLE kept (id int)');
+    await cluster.query('pgsql', 'INSERT INTO kept SELECT generate_series(1, 100)');
+    await eventually(async () => (await cluster!.query('replica-1', `SELECT 1 FROM kept`)).length === 100, 'rows replicated', 10_000);
+
+    await docker.getContainer(cluster.node('pgsql').container).kill();
+    const published = await publishedOtherThan(agents, 'pgsql');
+    expect(published.epoch).toBe(2);
+    expect(published.timeline).toBe(2);
+    const c = cluster;
+    expect(await acceptsWrites(c, published.name)).toBe(true);
+    expect((await c.query<{ n: string }>(published.name, 'SELECT count(*) AS n FROM kept'))[0]?.n).toBe('100');
+
+    const other = published.name === 'replica-1' ? 'replica-2' : 'replica-1';
+    await eventually(() => streamsFrom(c, other, published.name), `${other} streaming from ${published.name}`, 15_000);
+
+    const history = await agents.store.history();
+    expect(history[0]).toMatchObject({ epoch: 2, from: 'pgsql', to: published.name, kind: 'failover' });
+
+    // The fenced old primary, started again by hand, must come back as a replica of the new one.
+    await docker.getContainer(c.node('pgsql').container).start();
+    await eventually(() => streamsFrom(c, 'pgsql', published.name), 'old primary streaming from the new one', 60_000, 200);
+    await expect(c.query('pgsql', 'INSERT INTO kept VALUES (101)')).rejects.toMatchObject({ code: '25006' });
+  });
+
+  it('pause-primary: a frozen primary is failed over after the failure time, fenced, and never takes writes again', async () => {
+    cluster = await startCluster({ replicas: 2 });
+    agents = await startAgents(cluster);
+    const container = docker.getContainer(cluster.node('pgsql').container);
+    const frozenAt = Date.now();
+    await container.pause();
+    const published = await publishedOtherThan(agents, 'pgsql');
+    const elapsed = Date.now() - frozenAt;
+    // Not on a hunch: the failure time must have passed first.
+    expect(elapsed).toBeGreaterThanOrEqual(agents.config.timings.failureTimeMs);
+    const state = (await container.inspect()).State;
+    expect(state.Running).toBe(false);
+    expect(await acceptsWrites(cluster, published.name)).toBe(true);
+    // Unfreezing is moot (it was killed); started again, it comes up read-only.
+    await container.start();
+    const c = cluster;
+    await eventually(async () => (await c.query<{ r: boolean }>('pgsql', 'SELECT pg_is_in_recovery() AS r'))[0]?.r === true, 'old primary up as a standby', 30_000, 200);
+    expect(await acceptsWrites(c, 'pgsql')).toBe(false);
+  });
+
+  it('partition-primary: a primary cut off from the network is failed over and fenced', async () => {
+    cluster = await startCluster({ replicas: 2 });
+    agents = await startAgents(cluster);
+    await docker.getNetwork(cluster.network).disconnect({ Container: cluster.node('pgsql').container, Force: true });
+    const published = await publishedOtherThan(agents, 'pgsql');
+    expect((await docker.getContainer(cluster.node('pgsql').container).inspect()).State.Running).toBe(false);
+    await docker.getNetwork(cluster.network).connect({ Container: cluster.node('pgsql').container });
+    expect(await acceptsWrites(cluster, published.name)).toBe(true);
+    expect(await acceptsWrites(cluster, 'pgsql')).toBe(false);
+  });
+
+  it('kill-leader: the leader dies half way through a failover and another agent finishes it', async () => {
+    cluster = await startCluster({ replicas: 2 });
+    let crashed: string | null = null;
+    agents = await startAgents(cluster, {
+      afterStep: async (agentId, step) => {
+        if (step === 'promote' && crashed === null) {
+          crashed = agentId;
+          agents!.agent(agentId).crash();
+          await new Promise(() => undefined); // a dead process never comes back
+        }
+      },
+    });
+    await docker.getContainer(cluster.node('pgsql').container).kill();
+    const published = await publishedOtherThan(agents, 'pgsql', 45_000);
+    expect(crashed).not.toBeNull();
+    const leader = await agents.leaderId();
+    expect(leader).not.toBe(crashed);
+    const [latest] = await agents.store.history();
+    expect(latest).toMatchObject({ epoch: 2, to: published.name, leader });
+    const store = agents.store;
+    await eventually(async () => (await store.journal()) === null, 'the journal closed', 15_000);
+    expect(await acceptsWrites(cluster, published.name)).toBe(true);
+  });
+
+  it('etcd down: no failover while the primary is healthy, and the agents carry on when etcd returns', async () => {
+    cluster = await startCluster({ replicas: 2 });
+    agents = await startAgents(cluster);
+    const etcd = docker.getContainer(`pgf-${cluster.runId}-etcd`);
+    await etcd.stop({ t: 1 });
+    await new Promise((r) => setTimeout(r, 8000));
+    expect(await acceptsWrites(cluster, 'pgsql')).toBe(true);
+    await etcd.start();
+    const running = agents;
+    await eventually(async () => (await running.store.leader()) !== null, 'a leader again', 30_000);
+    await eventually(async () => (await running.store.views()).length === 3, 'three agent views again', 30_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await running.store.published()).toMatchObject({ name: 'pgsql', epoch: 1 });
+    expect((await running.store.history()).map((h) => h.epoch)).toEqual([1]);
+    expect(await acceptsWrites(cluster, 'pgsql')).toBe(true);
+  });
+
+  it('every replica too far behind: no automatic failover, and status says why', async () => {
+    cluster = await startCluster({ replicas: 2 });
+    // A long failure time keeps the rejoin rule from repairing the replicas this test cuts off.
+    agents = await startAgents(cluster, { config: { maxLagOnFailover: 1024 * 1024, timings: { failureTimeMs: 60_000, probeTimeoutMs: 800, probeIntervalMs: 250, leaseTtlSec: 3, rejoinGraceMs: 3000 } } });
+    for (const replica of ['replica-1', 'replica-2']) {
+      await cluster.query(replica, `ALTER SYSTEM SET primary_conninfo = ''`);
+      await cluster.query(replica, 'SELECT pg_reload_conf()');
+    }
+    const c = cluster;
+    await eventually(async () => (await c.query('replica-1', `SELECT 1 FROM pg_stat_wal_receiver`)).length === 0, 'receivers stopped', 10_000);
+    await cluster.query('pgsql', 'CREATE TABLE bulk AS SELECT g, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 40000) AS g');
+    await new Promise((r) => setTimeout(r, 1500)); // let the agents see the primary's new position
+    await docker.getContainer(cluster.node('pgsql').container).kill();
+    const running = agents;
+    const verdict = await eventually(async () => {
+      const v = await running.store.verdict();
+      return v?.notes.some((n) => n.includes('failover refused')) ? v : undefined;
+    }, 'a refusal in the verdict', 20_000);
+    expect(verdict.notes.join(' ')).toMatch(/behind/);
+    expect(await running.store.published()).toMatchObject({ name: 'pgsql', epoch: 1 });
+  });
+});

@@ -1,0 +1,62 @@
+import { Agent } from '../../src/agent/agent.js';
+import { Cluster } from '../../src/agent/cluster.js';
+import type { Config } from '../../src/config/schema.js';
+import type { Journal, StepName } from '../../src/core/journal.js';
+import { createEtcd } from '../../src/dcs/client.js';
+import { keysFor } from '../../src/dcs/keys.js';
+import { Leadership } from '../../src/dcs/leadership.js';
+import { ClusterStore } from '../../src/dcs/store.js';
+import { createLogger } from '../../src/log.js';
+import { POSTGRES_PASSWORD, REPLICATION_PASSWORD, type TestCluster } from './cluster.js';
+import { eventually } from './eventually.js';
+
+export interface RunningAgents {
+  agents: Agent[];
+  store: ClusterStore;
+  config: Config;
+  leaderId(): Promise<string | null>;
+  agent(id: string): Agent;
+  stop(): Promise<void>;
+}
+
+const env = { POSTGRES_PASSWORD, REPLICATION_PASSWORD };
+
+/** Starts `count` real agents in this process against a test cluster, and waits for a published primary. */
+export async function startAgents(
+  cluster: TestCluster,
+  options: { count?: number; config?: Partial<Record<string, unknown>>; afterStep?: (agentId: string, step: StepName, journal: Journal) => Promise<void> } = {},
+): Promise<RunningAgents> {
+  const config = cluster.config(options.config ?? {});
+  const etcds = [];
+  const agents: Agent[] = [];
+  const level = process.env.FAILOVER_TEST_LOG ?? 'silent';
+  for (let i = 1; i <= (options.count ?? 3); i++) {
+    const id = `agent-${i}`;
+    const etcd = createEtcd(config.etcd);
+    etcds.push(etcd);
+    const log = createLogger('pg-failover', level).child({ agent: id });
+    const leadership = new Leadership(etcd, keysFor(config.etcd.prefix, config.cluster), id, config.timings.leaseTtlSec);
+    const agent = new Agent(new Cluster(config, etcd, log, env), leadership, {
+      agentId: id,
+      helperLabels: cluster.labels,
+      ...(options.afterStep ? { afterStep: (step, journal) => options.afterStep!(id, step, journal) } : {}),
+    });
+    await agent.start();
+    agents.push(agent);
+  }
+  const reader = createEtcd(config.etcd);
+  etcds.push(reader);
+  const store = new ClusterStore(reader, keysFor(config.etcd.prefix, config.cluster));
+  await eventually(async () => (await store.published()) !== null, 'a published primary', 30_000);
+  return {
+    agents,
+    store,
+    config,
+    leaderId: () => store.leader(),
+    agent: (id) => agents.find((a) => a.id === id)!,
+    async stop() {
+      await Promise.all(agents.map((a) => a.stop().catch(() => undefined)));
+      for (const etcd of etcds) etcd.close();
+    },
+  };
+}
