@@ -42,6 +42,7 @@ export class Agent {
   private readonly unfollow: Array<() => void> = [];
   private readonly rejoining = new Set<string>();
   private readonly repointedAt = new Map<string, number>();
+  private readonly rebuiltAt = new Map<string, number>();
   private lastVerdict = '';
   private lastVerdictAt = 0;
   private etcdHealthy = true;
@@ -290,6 +291,9 @@ export class Agent {
         const inGrace = lastRepoint !== undefined && Date.now() - lastRepoint < this.cluster.config.timings.rejoinGraceMs;
         const oldPrimary = await this.wasOldPrimary(name);
         if (inGrace && !oldPrimary) return;
+        // A freshly rebuilt standby needs a moment to start streaming; until then it looks like it needs rebuilding.
+        const rebuiltAt = this.rebuiltAt.get(name);
+        if (rebuiltAt !== undefined && Date.now() - rebuiltAt < Math.max(this.cluster.config.timings.rejoinGraceMs, 5000)) return;
         const repointedRecently = lastRepoint !== undefined && Date.now() - lastRepoint < 30_000;
         if (!oldPrimary && !repointedRecently) {
           log.info({ reason }, 're-pointing replica');
@@ -299,6 +303,7 @@ export class Agent {
           log.warn({ reason }, 'rebuilding replica with pg_basebackup');
           await rebuild(this.cluster, node, primary, this.options.helperLabels ?? {});
           this.repointedAt.delete(name);
+          this.rebuiltAt.set(name, Date.now());
           log.info({ ms: Date.now() - began }, 'replica rebuilt');
         }
       } catch (error) {

@@ -157,6 +157,7 @@ export async function rebuild(cluster: Cluster, node: NodeConfig, primary: NodeC
     env: [`PGPASSWORD=${cluster.replicationPassword}`, `CONNINFO=${conninfo}`],
     labels,
     timeoutMs: 600_000,
+    requireMount: pgdata,
   });
   if (result.exitCode !== 0) {
     throw new Error(`pg_basebackup for ${node.name} from ${primary.name} exited ${result.exitCode}: ${result.stdout.trim().split('\n').slice(-2).join(' ')}`);

@@ -222,10 +222,15 @@ export async function runWithVolumesOf(
   engine: Docker,
   container: string,
   cmd: string[],
-  options: { env?: string[]; user?: string; timeoutMs?: number; labels?: Record<string, string> },
+  options: { env?: string[]; user?: string; timeoutMs?: number; labels?: Record<string, string>; requireMount?: string },
 ): Promise<ExecResult> {
   const info = await engine.getContainer(container).inspect();
-  const network = Object.keys(info.NetworkSettings.Networks ?? {})[0];
+  if (options.requireMount && !(info.Mounts ?? []).some((m) => m.Destination === options.requireMount)) {
+    throw new Error(`${container} has no volume at ${options.requireMount}; a rebuild cannot reach its data directory`);
+  }
+  const networks = Object.keys(info.NetworkSettings.Networks ?? {});
+  // The default bridge has no name resolution: prefer the user-defined network the nodes share.
+  const network = networks.find((n) => !['bridge', 'host', 'none'].includes(n)) ?? networks[0];
   const helper = await engine.createContainer({
     Image: info.Config.Image,
     Entrypoint: [],
