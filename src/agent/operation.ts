@@ -127,6 +127,7 @@ export class OperationRunner {
       at: published.since,
       timeline: published.timeline,
       timings,
+      startedAt: journal.startedAt,
       leader: this.leadership.agentId,
     };
     return [

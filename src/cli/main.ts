@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './context.js';
 import { registerAgent } from './commands/agent.js';
+import { registerDrill } from './commands/drill.js';
 import { registerHistory } from './commands/history.js';
 import { registerPause } from './commands/pause.js';
 import { registerStatus } from './commands/status.js';
@@ -18,6 +19,7 @@ registerAgent(program);
 registerStatus(program);
 registerHistory(program);
 registerPause(program);
+registerDrill(program);
 
 try {
   await program.parseAsync(process.argv);

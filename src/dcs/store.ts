@@ -14,6 +14,8 @@ export interface HistoryRecord {
   timeline: number;
   /** Milliseconds per step, and `total` from the start of the operation to the publication. */
   timings: Record<string, number>;
+  /** When the operation began (ms since epoch): for a failover, the moment the primary was declared failed. */
+  startedAt?: number;
   leader: string;
 }
 

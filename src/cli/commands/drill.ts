@@ -1,0 +1,71 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { engineFor } from '../../docker/engine.js';
+import { LabAccess } from '../../drill/lab-access.js';
+import { SCENARIOS, type Scenario } from '../../drill/faults.js';
+import { summarise, renderTable } from '../../drill/report.js';
+import { runRound, type RoundResult } from '../../drill/round.js';
+import { ConfigError, loadConfig } from '../../config/load.js';
+import { CliError, openStore, printJson, type GlobalOptions } from '../context.js';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('expected a whole number from 1 to 1000');
+  return n;
+}
+
+export function registerDrill(program: Command): void {
+  program
+    .command('drill')
+    .description(`chaos drill against the running lab; scenarios: ${SCENARIOS.join(', ')}, all`)
+    .argument('<scenario>', 'the fault to inject')
+    .option('--rounds <n>', 'rounds per scenario', positiveInt, 1)
+    .option('--json', 'machine-readable output')
+    .option('--out <dir>', 'also write the report as JSON into this directory')
+    .action(async (scenario: string, options: { rounds: number; json?: boolean; out?: string }, command: Command) => {
+      const scenarios: Scenario[] = scenario === 'all' ? [...SCENARIOS] : SCENARIOS.includes(scenario as Scenario) ? [scenario as Scenario] : [];
+      if (scenarios.length === 0) throw new CliError(`drill: unknown scenario '${scenario}'; expected one of ${SCENARIOS.join(', ')}, all`, 2);
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const file = globals.config ?? process.env.FAILOVER_CONFIG ?? (existsSync('config/lab.json') ? 'config/lab.json' : undefined);
+      if (!file) throw new CliError('drill: no config; pass --config <file> (the lab uses config/lab.json)', 2);
+      let access: LabAccess;
+      try {
+        access = new LabAccess(loadConfig({ file, etcd: globals.etcd, cluster: globals.cluster }));
+      } catch (error) {
+        if (error instanceof ConfigError) throw new CliError(error.message, 2);
+        throw error;
+      }
+      const { etcd, store } = await openStore(access.config);
+      const reports = [];
+      try {
+        for (const s of scenarios) {
+          const rounds: RoundResult[] = [];
+          for (let round = 1; round <= options.rounds; round++) {
+            const id = Date.now() % 1_000_000_000;
+            const result = await runRound(
+              { access, store, engine: engineFor(access.config.nodes[0]?.docker), probeIntervalMs: access.config.timings.probeIntervalMs, log: (l) => process.stderr.write(`${l}\n`) },
+              s,
+              id,
+            );
+            result.round = round;
+            rounds.push(result);
+            if (!options.json) process.stderr.write(`${s} round ${round}: ${result.from} -> ${result.to ?? '?'} rto ${result.rtoMs ?? '-'} ms, lost ${result.lost}${result.error ? `, ${result.error}` : ''}\n`);
+          }
+          const summary = summarise(rounds);
+          reports.push({ scenario: s, rounds: options.out ? rounds : rounds.map(({ timeline: _t, ...r }) => r), summary });
+          if (!options.json) process.stdout.write(`${renderTable(s, rounds, summary)}\n`);
+          if (options.out) {
+            mkdirSync(options.out, { recursive: true });
+            writeFileSync(join(options.out, `${s}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ scenario: s, rounds, summary }, null, 2));
+          }
+        }
+      } finally {
+        etcd.close();
+      }
+      if (options.json) printJson(reports.length === 1 ? reports[0] : reports);
+      // Lost writes are reported, not failed on: with asynchronous replication the settings do not promise zero.
+      const bad = reports.some((r) => r.summary.splitBrain || r.summary.failedRounds > 0);
+      if (bad) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,43 @@
+import type Docker from 'dockerode';
+import { killContainer, startContainer, stopContainer } from '../docker/engine.js';
+
+export const SCENARIOS = ['kill-primary', 'stop-primary', 'pause-primary', 'partition-primary'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface Fault {
+  inject(): Promise<void>;
+  /** Puts the container back as a person would after the incident: started, unfrozen, reconnected. */
+  restore(): Promise<void>;
+}
+
+export async function faultFor(scenario: Scenario, engine: Docker, container: string): Promise<Fault> {
+  const handle = engine.getContainer(container);
+  switch (scenario) {
+    case 'kill-primary':
+      return { inject: () => killContainer(engine, container), restore: () => startContainer(engine, container) };
+    case 'stop-primary':
+      return { inject: () => stopContainer(engine, container, 10), restore: () => startContainer(engine, container) };
+    case 'pause-primary':
+      return {
+        inject: () => handle.pause(),
+        restore: async () => {
+          const state = (await handle.inspect()).State;
+          if (state.Paused) await handle.unpause();
+          await startContainer(engine, container);
+        },
+      };
+    case 'partition-primary': {
+      const info = await handle.inspect();
+      const network = Object.keys(info.NetworkSettings.Networks ?? {}).find((n) => !['bridge', 'host', 'none'].includes(n));
+      if (!network) throw new Error(`${container} is on no user-defined network to cut`);
+      return {
+        inject: () => engine.getNetwork(network).disconnect({ Container: container, Force: true }),
+        restore: async () => {
+          const networks = (await handle.inspect()).NetworkSettings.Networks ?? {};
+          if (!(network in networks)) await engine.getNetwork(network).connect({ Container: container });
+          await startContainer(engine, container);
+        },
+      };
+    }
+  }
+}

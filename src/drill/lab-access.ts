@@ -1,0 +1,45 @@
+import { readFileSync, existsSync } from 'node:fs';
+import type { Config, NodeConfig } from '../config/schema.js';
+import { passwordOf } from '../config/load.js';
+import type { Endpoint } from '../postgres/connection.js';
+
+/**
+ * How a drill on the Docker host reaches the lab's nodes: through the ports they
+ * publish on 127.0.0.1 (`hostPort` in the config), not the names agents use inside
+ * the Docker network.
+ */
+export class LabAccess {
+  private readonly password: string;
+
+  constructor(
+    readonly config: Config,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.password = passwordOf(config.superuser, { ...dotenv(), ...env });
+  }
+
+  endpoint(node: NodeConfig, database = this.config.database): Endpoint {
+    if (node.hostPort === undefined) throw new Error(`node ${node.name} has no hostPort in the config; a drill reaches nodes through 127.0.0.1:<hostPort>`);
+    return { host: '127.0.0.1', port: node.hostPort, user: this.config.superuser.user, password: this.password, database };
+  }
+
+  node(name: string): NodeConfig {
+    const node = this.config.nodes.find((n) => n.name === name);
+    if (!node) throw new Error(`unknown node ${name}`);
+    return node;
+  }
+}
+
+/** The lab's .env, so that a drill run from the repository knows the lab's passwords. */
+function dotenv(path = '.env'): Record<string, string> {
+  if (!existsSync(path)) return {};
+  const entries = readFileSync(path, 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#') && line.includes('='))
+    .map((line) => {
+      const at = line.indexOf('=');
+      return [line.slice(0, at), line.slice(at + 1).replace(/^["']|["']$/g, '')] as [string, string];
+    });
+  return Object.fromEntries(entries);
+}

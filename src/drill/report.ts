@@ -1,0 +1,41 @@
+import type { RoundResult } from './round.js';
+
+export const FIGURES = ['detectMs', 'rtoMs', 'convergeMs', 'rejoinMs', 'acked', 'lost'] as const;
+export type Figure = (typeof FIGURES)[number];
+
+export interface Summary {
+  median: Record<Figure, number | null>;
+  worst: Record<Figure, number | null>;
+  splitBrain: boolean;
+  failedRounds: number;
+}
+
+export function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
+}
+
+/** Worst is the largest figure, except for `acked`, where fewer is worse. */
+export function summarise(rounds: RoundResult[]): Summary {
+  const med = {} as Record<Figure, number | null>;
+  const worst = {} as Record<Figure, number | null>;
+  for (const figure of FIGURES) {
+    const values = rounds.map((r) => r[figure]).filter((v): v is number => typeof v === 'number');
+    med[figure] = median(values);
+    worst[figure] = values.length === 0 ? null : figure === 'acked' ? Math.min(...values) : Math.max(...values);
+  }
+  return { median: med, worst, splitBrain: rounds.some((r) => r.splitBrain), failedRounds: rounds.filter((r) => r.error).length };
+}
+
+export function renderTable(scenario: string, rounds: RoundResult[], summary: Summary): string {
+  const header = ['round', 'from', 'to', ...FIGURES, 'splitBrain', 'error'];
+  const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
+  const rows = rounds.map((r) => [cell(r.round), r.from, cell(r.to), ...FIGURES.map((f) => cell(r[f])), r.splitBrain ? 'YES' : 'no', r.error ?? '']);
+  rows.push(['median', '', '', ...FIGURES.map((f) => cell(summary.median[f])), '', '']);
+  rows.push(['worst', '', '', ...FIGURES.map((f) => cell(summary.worst[f])), summary.splitBrain ? 'YES' : 'no', `${summary.failedRounds} failed`]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [`drill ${scenario}: ${rounds.length} round(s)`, line(header), ...rows.map(line)].join('\n');
+}

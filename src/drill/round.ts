@@ -1,0 +1,131 @@
+import type Docker from 'dockerode';
+import type { ClusterStore } from '../dcs/store.js';
+import { withClient } from '../postgres/connection.js';
+import { faultFor, type Scenario } from './faults.js';
+import type { LabAccess } from './lab-access.js';
+import { SplitBrainMonitor } from './split-brain.js';
+import { Writer } from './writer.js';
+
+export interface RoundResult {
+  round: number;
+  scenario: Scenario;
+  from: string;
+  to: string | null;
+  epoch: number | null;
+  detectMs: number | null;
+  rtoMs: number | null;
+  convergeMs: number | null;
+  rejoinMs: number | null;
+  acked: number;
+  lost: number;
+  splitBrain: boolean;
+  /** Every acknowledged write, as [ms from the fault, node]: the round's timeline. */
+  timeline?: Array<[number, string]>;
+  error?: string;
+}
+
+export interface RoundContext {
+  access: LabAccess;
+  store: ClusterStore;
+  engine: Docker;
+  probeIntervalMs: number;
+  log: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, limitMs: number, check: () => Promise<T | undefined | null | false>, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== null && value !== false) return value;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${limitMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+async function streamingTo(ctx: RoundContext, primary: string): Promise<string[]> {
+  return withClient(ctx.access.endpoint(ctx.access.node(primary)), { timeoutMs: 1000 }, async (client) => {
+    const { rows } = await client.query<{ name: string }>(`SELECT application_name AS name FROM pg_stat_replication WHERE state = 'streaming'`);
+    return rows.map((r) => r.name);
+  });
+}
+
+/** A published primary, no operation under way, and every other node streaming from it. */
+export async function awaitHealthy(ctx: RoundContext, limitMs = 120_000): Promise<string> {
+  const others = (primary: string) => ctx.access.config.nodes.filter((n) => n.name !== primary).map((n) => n.name);
+  return until('a healthy cluster (published primary, every other node streaming)', limitMs, async () => {
+    const [published, journal] = await Promise.all([ctx.store.published(), ctx.store.journal()]);
+    if (!published || journal) return undefined;
+    const streaming = await streamingTo(ctx, published.name);
+    return others(published.name).every((n) => streaming.includes(n)) ? published.name : undefined;
+  }, 200);
+}
+
+export async function runRound(ctx: RoundContext, scenario: Scenario, round: number): Promise<RoundResult> {
+  const from = await awaitHealthy(ctx);
+  const primaryNode = ctx.access.node(from);
+  await withClient(ctx.access.endpoint(primaryNode), { timeoutMs: 5000 }, (client) =>
+    client.query('CREATE TABLE IF NOT EXISTS drill_rows (round int NOT NULL, seq int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (round, seq))'),
+  );
+  const writer = new Writer(ctx.access, ctx.store, round);
+  const monitor = new SplitBrainMonitor(ctx.access);
+  const fault = await faultFor(scenario, ctx.engine, primaryNode.container);
+  const result: RoundResult = { round, scenario, from, to: null, epoch: null, detectMs: null, rtoMs: null, convergeMs: null, rejoinMs: null, acked: 0, lost: 0, splitBrain: false };
+  writer.start();
+  monitor.start();
+  let faultAt = Date.now();
+  try {
+    // Spread the fault over the agents' probe cycle, or every round would look alike.
+    await sleep(1000 + Math.random() * ctx.probeIntervalMs);
+    faultAt = Date.now();
+    await fault.inject();
+    const published = await until('a new published primary', 60_000, async () => {
+      const p = await ctx.store.published();
+      return p && p.name !== from ? p : undefined;
+    });
+    result.to = published.name;
+    result.epoch = published.epoch;
+    const record = (await ctx.store.history()).find((h) => h.epoch === published.epoch);
+    if (record?.startedAt !== undefined) result.detectMs = record.startedAt - faultAt;
+    const firstAck = await until('a write accepted by the new primary', 30_000, async () => writer.acks.find((a) => a.node === published.name));
+    result.rtoMs = firstAck.at - faultAt;
+    const survivors = ctx.access.config.nodes.map((n) => n.name).filter((n) => n !== from && n !== published.name);
+    await until('every surviving node streaming from the new primary', 60_000, async () => {
+      const streaming = await streamingTo(ctx, published.name);
+      return survivors.every((n) => streaming.includes(n));
+    });
+    result.convergeMs = Date.now() - faultAt;
+    await sleep(300);
+  } catch (error) {
+    result.error = error instanceof Error ? error.message : String(error);
+  } finally {
+    await writer.stop();
+    await monitor.stop();
+  }
+  result.acked = writer.acks.length;
+  result.splitBrain = monitor.overlaps.length > 0;
+  result.timeline = writer.acks.map((a) => [a.at - faultAt, a.node]);
+  if (result.to) {
+    const stored = await withClient(ctx.access.endpoint(ctx.access.node(result.to)), { timeoutMs: 5000 }, async (client) => {
+      const { rows } = await client.query<{ seq: number }>('SELECT seq FROM drill_rows WHERE round = $1', [round]);
+      return new Set(rows.map((r) => r.seq));
+    });
+    result.lost = writer.acks.filter((a) => !stored.has(a.seq)).length;
+  }
+  // Bring the old primary back as a person would; the agents must rebuild it as a replica.
+  const restoredAt = Date.now();
+  await fault.restore();
+  try {
+    const primary = result.to ?? from;
+    await until(`${from} streaming again`, 120_000, async () => (await streamingTo(ctx, primary)).includes(from), 50);
+    result.rejoinMs = Date.now() - restoredAt;
+  } catch (error) {
+    result.error ??= error instanceof Error ? error.message : String(error);
+  }
+  return result;
+}
