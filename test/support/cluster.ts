@@ -62,12 +62,29 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-/** Removes whatever an earlier (crashed) run left: containers first, then networks. */
-export async function removeLeftovers(): Promise<void> {
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes test containers and networks: those of `runId`, and those left by a
+ * crashed run (their owning test process is gone). A run of another live test
+ * process on the same engine is left alone.
+ */
+export async function removeLeftovers(runId?: string): Promise<void> {
+  const stale = (labels: Record<string, string> | undefined) => {
+    const owner = Number(labels?.['pg-failover.pid']);
+    return labels?.['pg-failover.run'] === runId || !Number.isInteger(owner) || !processAlive(owner);
+  };
   const containers = await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`] } });
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+  await Promise.all(containers.filter((c) => stale(c.Labels)).map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
   const networks = await docker.listNetworks({ filters: { label: [`${TEST_LABEL}=true`] } });
-  await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
+  await Promise.all(networks.filter((n) => stale(n.Labels)).map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
 }
 
 function nodeContainer(image: string, network: string, labels: Record<string, string>, name: string, port: number, env: Record<string, string>): LoopbackContainer {
@@ -86,7 +103,7 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean 
   const replicaCount = options.replicas ?? 2;
   await removeLeftovers();
   const runId = randomBytes(3).toString('hex');
-  const labels = { [TEST_LABEL]: 'true', 'pg-failover.run': runId };
+  const labels = { [TEST_LABEL]: 'true', 'pg-failover.run': runId, 'pg-failover.pid': String(process.pid) };
   const network = `pgf-test-${runId}`;
   await docker.createNetwork({ Name: network, Labels: labels, CheckDuplicate: true });
   const names = ['pgsql', ...Array.from({ length: replicaCount }, (_, i) => `replica-${i + 1}`)];
@@ -198,7 +215,7 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean 
       return node;
     },
     async stop() {
-      await removeLeftovers();
+      await removeLeftovers(runId);
     },
   };
 
