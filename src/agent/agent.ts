@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { decide, type Action, type Decision } from '../core/decide.js';
-import { startOperation, type Journal, type StepName } from '../core/journal.js';
+import { isFinished, startOperation, type Journal, type StepName } from '../core/journal.js';
+import { planPromote } from '../core/promote-request.js';
 import { EMPTY_STREAMING_WATCH, type StreamingWatch } from '../core/streaming-watch.js';
 import type { AgentView, ContainerState, Published } from '../core/types.js';
 import { followContainerEvents } from '../docker/engine.js';
 import type { Leadership } from '../dcs/leadership.js';
-import { encode, type HistoryRecord, type VerdictRecord } from '../dcs/store.js';
+import { encode, type HistoryRecord, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
 import { describeError, withClient } from '../postgres/connection.js';
 import type { Cluster } from './cluster.js';
 import { fence, rebuild, repoint } from './node-ops.js';
@@ -157,7 +158,7 @@ export class Agent {
 
   private async lead(own: AgentView): Promise<void> {
     const store = this.cluster.store;
-    const [published, journal, paused, views] = await Promise.all([store.published(), store.journal(), store.paused(), store.views()]);
+    const [published, journal, paused, views, request] = await Promise.all([store.published(), store.journal(), store.paused(), store.views(), store.request()]);
     const others = views.filter((v) => v.agentId !== own.agentId);
     const now = Date.now();
     const lastLsn = published ? this.observer.lastLsnOf(published.name) : null;
@@ -181,6 +182,46 @@ export class Agent {
       if (!this.leadership.isLeader()) return;
       await this.act(action, published);
     }
+    const busy = decision.actions.some((a) => a.type === 'failover' || a.type === 'resume');
+    if (request && !busy && (journal === null || isFinished(journal)) && this.leadership.isLeader()) {
+      await this.handleRequest(request, published, decision, own, lastLsn);
+    }
+  }
+
+  /** A `failover promote` request: refused with a reason, or carried out as a journaled operation. */
+  private async handleRequest(request: PromoteRequest, published: Published | null, decision: Decision, own: AgentView, lastLsn: bigint | null): Promise<void> {
+    const keys = this.cluster.store.keys;
+    const refuse = async (reason: string) => {
+      this.cluster.log.warn({ request: request.id, target: request.target, reason }, 'promote refused');
+      const result: RequestResult = { id: request.id, ok: false, from: published?.name ?? null, to: request.target, epoch: published?.epoch ?? null, kind: 'switchover', ms: null, error: reason };
+      await this.leadership.guard([{ key: keys.request, delete: true }, { key: keys.requestResult(request.id), value: encode(result) }]);
+    };
+    if (!published) return refuse('no primary is published yet');
+    const plan = planPromote({
+      target: request.target,
+      force: request.force,
+      published,
+      verdict: decision.verdict,
+      specs: this.cluster.specs(),
+      observations: own.nodes,
+      primaryHosts: this.cluster.hostsOf()[published.name] ?? [],
+      lastKnownPrimaryLsn: lastLsn,
+      maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
+    });
+    if (!plan.ok) return refuse(plan.reason);
+    const journal = startOperation({
+      id: request.id,
+      kind: plan.kind,
+      from: plan.from,
+      to: plan.to,
+      epoch: published.epoch + 1,
+      reason: plan.reason,
+      requestedBy: `cli:${request.by}`,
+      now: Date.now(),
+    });
+    this.cluster.log.warn({ request: request.id, kind: plan.kind, from: plan.from, to: plan.to, epoch: journal.epoch }, `${plan.kind} requested`);
+    if (!(await this.leadership.guard([{ key: keys.request, delete: true }, { key: keys.journal, value: encode(journal) }]))) return;
+    await this.runOperation(journal);
   }
 
   private async publishVerdict(decision: Decision, now: number): Promise<void> {
@@ -240,6 +281,21 @@ export class Agent {
 
   private async runOperation(journal: Journal): Promise<void> {
     const outcome = await this.runner.run(journal);
+    // A failed step is retried by the next tick (or leader): only the finished operation has a result.
+    if (journal.requestedBy.startsWith('cli:') && outcome.ok) {
+      // Writes are refused from the first step (fence or stop) until the new primary is published.
+      const published = outcome.journal.completed.find((c) => c.step === 'publish');
+      const result: RequestResult = {
+        id: journal.id,
+        ok: true,
+        from: journal.from,
+        to: journal.to,
+        epoch: outcome.published.epoch,
+        kind: journal.kind,
+        ms: published ? published.at - journal.startedAt : null,
+      };
+      await this.leadership.guard([{ key: this.cluster.store.keys.requestResult(journal.id), value: encode(result) }]).catch(() => false);
+    }
     if (outcome.ok) {
       // The operation re-pointed the other replicas: give them time to follow before the rejoin rule judges them.
       for (const node of this.cluster.nodes) if (node.name !== journal.to) this.repointedAt.set(node.name, Date.now());

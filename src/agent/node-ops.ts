@@ -30,11 +30,40 @@ export async function fence(cluster: Cluster, node: NodeConfig): Promise<void> {
   await putFile(engine, node.container, `${pgdata}/standby.signal`, '');
 }
 
-/** A clean (fast) shutdown: the primary ships all its WAL to connected standbys first. */
-export async function stopCleanly(cluster: Cluster, node: NodeConfig): Promise<void> {
+/**
+ * A clean (fast) shutdown: the walsenders ship all WAL, the shutdown checkpoint
+ * included, and wait for connected standbys to confirm it before the server exits.
+ * Returns the last WAL position seen before the stop. standby.signal is written
+ * afterwards, so that the node can only ever come back as a standby.
+ */
+export async function stopCleanly(cluster: Cluster, node: NodeConfig): Promise<string | null> {
   const engine = cluster.engine(node);
+  const lsn = await withClient(cluster.sqlEndpoint(node), { timeoutMs: 1000 }, async (client) => {
+    const { rows } = await client.query<{ lsn: string | null }>('SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn');
+    return rows[0]?.lsn ?? null;
+  }).catch(() => null);
   await disableRestart(engine, node.container).catch(() => undefined);
   await stopContainer(engine, node.container, 30);
+  await putFile(engine, node.container, `${await pgdataOf(cluster, node)}/standby.signal`, '');
+  return lsn;
+}
+
+/** Starts a cleanly stopped old primary (it comes up as a standby) and points it at the new primary. */
+export async function restartAsStandby(cluster: Cluster, node: NodeConfig, primary: NodeConfig, limitMs = 30_000): Promise<void> {
+  await startContainer(cluster.engine(node), node.container);
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    try {
+      const state = await replayState(cluster, node, 1000);
+      if (!state.inRecovery) throw new Error(`${node.name} came back out of recovery`);
+      break;
+    } catch (error) {
+      if (error instanceof Error && /out of recovery/.test(error.message)) throw error;
+      if (Date.now() > deadline) throw new Error(`${node.name} did not accept connections within ${limitMs} ms of its start`);
+      await sleep(50);
+    }
+  }
+  await repoint(cluster, node, primary);
 }
 
 export interface ReplayState {
@@ -53,12 +82,21 @@ export async function replayState(cluster: Cluster, node: NodeConfig, timeoutMs:
   });
 }
 
-/** Waits until the candidate has replayed everything it received (bounded; promotion replays the rest anyway). */
-export async function awaitReplay(cluster: Cluster, node: NodeConfig, limitMs: number): Promise<string | null> {
+/**
+ * Waits until the candidate has replayed everything it received (bounded; promotion
+ * replays the rest anyway). With `atLeast` (a switchover), it must first have
+ * received the old primary's last position, or the step fails.
+ */
+export async function awaitReplay(cluster: Cluster, node: NodeConfig, limitMs: number, atLeast: bigint | null = null): Promise<string | null> {
   const deadline = Date.now() + limitMs;
   for (;;) {
     const state = await replayState(cluster, node, 1000);
     if (!state.inRecovery) return null;
+    if (atLeast !== null && (state.receive === null || state.receive < atLeast)) {
+      if (Date.now() > deadline) throw new Error(`${node.name} received only up to ${state.receive === null ? 'nothing' : formatLsn(state.receive)}, not the old primary's ${formatLsn(atLeast)}`);
+      await sleep(5);
+      continue;
+    }
     if (state.receive === null || (state.replay !== null && state.replay >= state.receive) || Date.now() > deadline) {
       const position = state.replay ?? state.receive;
       return position === null ? null : formatLsn(position);

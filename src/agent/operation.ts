@@ -3,7 +3,8 @@ import { encode, type HistoryRecord } from '../dcs/store.js';
 import type { Published } from '../core/types.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { Cluster } from './cluster.js';
-import { awaitReplay, fence, promote, repoint, stopCleanly, verifyWrite, rebuild } from './node-ops.js';
+import { awaitReplay, fence, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
+import { parseLsn } from '../core/lsn.js';
 import { describeError, withClient } from '../postgres/connection.js';
 
 export type OperationOutcome = { ok: true; journal: Journal; published: Published } | { ok: false; journal: Journal; error: string; lostLeadership: boolean };
@@ -69,11 +70,14 @@ export class OperationRunner {
       case 'fence-old':
         await fence(this.cluster, from);
         return {};
-      case 'stop-old':
-        await stopCleanly(this.cluster, from);
-        return {};
+      case 'stop-old': {
+        const lsn = await stopCleanly(this.cluster, from);
+        return lsn ? { targetLsn: lsn } : {};
+      }
       case 'catch-up': {
-        const lsn = await awaitReplay(this.cluster, to, 10_000);
+        // A switchover loses nothing: the target must hold everything the old primary wrote.
+        const atLeast = journal.kind === 'switchover' && journal.targetLsn ? parseLsn(journal.targetLsn) : null;
+        const lsn = await awaitReplay(this.cluster, to, 10_000, atLeast);
         return lsn ? { targetLsn: lsn } : {};
       }
       case 'promote':
@@ -95,7 +99,11 @@ export class OperationRunner {
         return { published };
       }
       case 'rejoin-old':
-        await rebuild(this.cluster, from, to, this.helperLabels);
+        // Cleanly shut down at a position the new primary has: it follows the new timeline without a re-clone.
+        // If it cannot, the rejoin rule rebuilds it; the switchover is not held back by that.
+        await restartAsStandby(this.cluster, from, to).catch((error) =>
+          this.cluster.log.warn({ node: from.name, error: describeError(error) }, 'old primary did not rejoin cleanly; rejoin will rebuild it'),
+        );
         return {};
       case 'repoint-replicas': {
         const others = this.cluster.nodes.filter((n) => n.name !== from.name && n.name !== to.name);

@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { CliError } from './context.js';
 import { registerAgent } from './commands/agent.js';
 import { registerDrill } from './commands/drill.js';
+import { registerHealth } from './commands/health.js';
+import { registerPromote } from './commands/promote.js';
 import { registerHistory } from './commands/history.js';
 import { registerPause } from './commands/pause.js';
 import { registerStatus } from './commands/status.js';
@@ -20,6 +22,8 @@ registerStatus(program);
 registerHistory(program);
 registerPause(program);
 registerDrill(program);
+registerHealth(program);
+registerPromote(program);
 
 try {
   await program.parseAsync(process.argv);

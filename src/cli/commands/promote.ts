@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { RequestResult } from '../../dcs/store.js';
+import { CliError, printJson, withStore } from '../context.js';
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new InvalidArgumentError('expected seconds between 0 and 3600');
+  return n;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function registerPromote(program: Command): void {
+  program
+    .command('promote')
+    .description('planned switchover to <node> when the primary is healthy; manual failover to it when it is not')
+    .argument('<node>', 'the node to promote, e.g. replica-1')
+    .option('--force', 'promote even if the node is further behind than maxLagOnFailover')
+    .option('--timeout <s>', 'how long to wait for the leader to carry it out', seconds, 30)
+    .option('--json', 'machine-readable output')
+    .action(async (node: string, options: { force?: boolean; timeout: number; json?: boolean }, command: Command) => {
+      const started = Date.now();
+      const result = await withStore(command, async (store) => {
+        const [published, leader, journal, views] = await Promise.all([store.published(), store.leader(), store.journal(), store.views()]);
+        const known = [...new Set(views.flatMap((v) => Object.keys(v.nodes)))].sort();
+        // The cheap refusals are made here, before anything is filed; the leader re-checks everything.
+        if (known.length > 0 && !known.includes(node)) throw new CliError(`promote: unknown node ${node}; valid nodes: ${known.join(', ')}`, 1);
+        if (published?.name === node) throw new CliError(`promote: ${node} is already the primary (epoch ${published.epoch})`, 1);
+        if (journal) throw new CliError(`promote: another operation is in progress (${journal.kind} ${journal.from} -> ${journal.to}, step ${journal.step})`, 1);
+        if (!leader) throw new CliError('promote: no leader agent is running; start the agents (npm run lab) and try again', 1);
+        const id = randomUUID();
+        const filed = await store.fileRequest({ id, target: node, force: options.force ?? false, at: new Date().toISOString(), by: `${process.env.USER ?? 'unknown'}@${hostname()}` });
+        if (!filed) throw new CliError('promote: another operation is in progress; try again when it has finished', 1);
+        const deadline = started + options.timeout * 1000;
+        let picked = false;
+        while (Date.now() < deadline) {
+          const outcome: RequestResult | null = await store.result(id);
+          if (outcome) {
+            await store.etcd.delete().key(store.keys.requestResult(id));
+            return outcome;
+          }
+          if (!picked && (await store.request())?.id !== id) picked = true;
+          await sleep(50);
+        }
+        if (!picked) {
+          // Withdraw the request only if no leader took it: then nothing has changed.
+          if ((await store.request())?.id === id) await store.etcd.delete().key(store.keys.request);
+          throw new CliError(`promote: no leader agent took the request within ${options.timeout} s; nothing was changed`, 1);
+        }
+        const current = await store.journal();
+        throw new CliError(`promote: not finished within ${options.timeout} s; the leader is still at step ${current?.step ?? 'unknown'} (see failover status)`, 1);
+      });
+      const out = { ok: result.ok, from: result.from, to: result.to, epoch: result.epoch, kind: result.kind, ms: result.ms, ...(result.error ? { error: result.error } : {}) };
+      if (options.json) printJson(out);
+      if (!result.ok) {
+        if (!options.json) process.stderr.write(`failover: promote refused: ${result.error}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      if (!options.json) process.stdout.write(`${result.kind}: ${result.from} -> ${result.to}, epoch ${result.epoch}, writes refused for ${result.ms} ms (${Date.now() - started} ms in all)\n`);
+    });
+}
