@@ -196,7 +196,7 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean 
     config(overrides = {}) {
       return configSchema.parse({
         cluster: `t${runId}`,
-        etcd: { endpoints: [cluster.etcdUrl ?? 'http://127.0.0.1:1'], prefix: '/pg-failover-test' },
+        etcd: { endpoints: [cluster.etcdUrl ?? 'http://127.0.0.1:1'] },
         nodes: nodes.map((n) => ({ name: n.name, container: n.container, host: '127.0.0.1', port: n.port, replicationHost: n.container })),
         ...overrides,
       });

@@ -1,0 +1,159 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { docker, startCluster, type TestCluster, POSTGRES_PASSWORD, REPLICATION_PASSWORD } from '../support/cluster.js';
+import { startAgents, type RunningAgents } from '../support/agents.js';
+import { eventually } from '../support/eventually.js';
+import { connect, discard } from '../../src/postgres/connection.js';
+
+// `failover promote` through the real CLI (dist/), against real agents and containers.
+
+const run = promisify(execFile);
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function failover(c: TestCluster, running: RunningAgents, ...args: string[]): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await run('node', ['dist/cli/main.js', ...args, '--etcd', c.etcdUrl!, '--cluster', running.config.cluster], {
+      env: { ...process.env, FAILOVER_CONFIG: '', POSTGRES_PASSWORD, REPLICATION_PASSWORD },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Commits numbered rows through the published primary, following it like an application. */
+function steadyWriter(c: TestCluster, running: RunningAgents) {
+  const acked: number[] = [];
+  let stop = false;
+  const done = (async () => {
+    let seq = 0;
+    let client: Awaited<ReturnType<typeof connect>> | null = null;
+    while (!stop) {
+      try {
+        if (!client) {
+          const published = await running.store.published();
+          client = await connect({ host: '127.0.0.1', port: c.node(published!.name).port, user: 'postgres', password: POSTGRES_PASSWORD, database: 'postgres' }, { timeoutMs: 1000 });
+        }
+        const n = ++seq;
+        await client.query('INSERT INTO steady (seq) VALUES ($1)', [n]);
+        acked.push(n);
+      } catch {
+        if (client) discard(client);
+        client = null;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    if (client) discard(client);
+  })();
+  return {
+    acked,
+    async stop() {
+      stop = true;
+      await done;
+    },
+  };
+}
+
+describe('failover promote', () => {
+  let cluster: TestCluster;
+  let agents: RunningAgents;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ replicas: 2 });
+    agents = await startAgents(cluster);
+    await cluster.query('pgsql', 'CREATE TABLE steady (seq int PRIMARY KEY)');
+  });
+  afterAll(async () => {
+    await agents?.stop();
+    await cluster?.stop();
+  });
+
+  it('refuses an unknown node, listing the valid ones, and changes nothing', async () => {
+    const result = await failover(cluster, agents, 'promote', 'replica-9');
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/unknown node replica-9; valid nodes: pgsql, replica-1, replica-2/);
+    expect(await agents.store.published()).toMatchObject({ name: 'pgsql', epoch: 1 });
+  });
+
+  it('refuses the node that is already primary', async () => {
+    const result = await failover(cluster, agents, 'promote', 'pgsql');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/pgsql is already the primary/);
+  });
+
+  it('refuses a target that is not streaming, and changes nothing', async () => {
+    // Paused, the agents leave the cut-off replica alone (no rejoin) while a planned promote is still allowed.
+    await agents.store.setPaused({ since: new Date().toISOString(), by: 'test' });
+    await cluster.query('replica-2', `ALTER SYSTEM SET primary_conninfo = ''`);
+    await cluster.query('replica-2', 'SELECT pg_reload_conf()');
+    await cluster.query('pgsql', 'CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 100000) AS g');
+    await new Promise((r) => setTimeout(r, 1000));
+    const result = await failover(cluster, agents, 'promote', 'replica-2', '--json');
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, to: 'replica-2' });
+    expect(JSON.parse(result.stdout).error).toMatch(/replica-2 is not streaming from the primary pgsql/);
+    expect(await agents.store.published()).toMatchObject({ name: 'pgsql', epoch: 1 });
+    // Resumed, the agents' rejoin rule re-points replica-2.
+    await agents.store.setPaused(null);
+    const c = cluster;
+    await eventually(async () => (await c.query<{ s: string }>('replica-2', 'SELECT status AS s FROM pg_stat_wal_receiver'))[0]?.s === 'streaming', 'replica-2 streaming again', 30_000, 200);
+  });
+
+  it('a switchover under a steady writer loses no acknowledged write, and the old primary streams from the new one', async () => {
+    const writer = steadyWriter(cluster, agents);
+    await new Promise((r) => setTimeout(r, 500));
+    const result = await failover(cluster, agents, 'promote', 'replica-1', '--json');
+    await new Promise((r) => setTimeout(r, 500));
+    await writer.stop();
+    expect(result.code).toBe(0);
+    const out = JSON.parse(result.stdout);
+    expect(out).toMatchObject({ ok: true, from: 'pgsql', to: 'replica-1', epoch: 2, kind: 'switchover' });
+    expect(out.ms).toBeGreaterThan(0);
+    const stored = new Set((await cluster.query<{ seq: number }>('replica-1', 'SELECT seq FROM steady')).map((r) => r.seq));
+    expect(writer.acked.length).toBeGreaterThan(10);
+    expect(writer.acked.filter((n) => !stored.has(n))).toEqual([]);
+    const c = cluster;
+    await eventually(async () => {
+      const rows = await c.query<{ status: string; sender_host: string }>('pgsql', 'SELECT status, sender_host FROM pg_stat_wal_receiver');
+      return rows[0]?.status === 'streaming' && rows[0].sender_host === c.node('replica-1').container;
+    }, 'old primary streaming from replica-1', 30_000, 200);
+  });
+
+  it('promotes back again: two switchovers in a row', async () => {
+    const result = await failover(cluster, agents, 'promote', 'pgsql', '--json');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, from: 'replica-1', to: 'pgsql', epoch: 3, kind: 'switchover' });
+    expect((await agents.store.history()).map((h) => h.epoch)).toEqual([3, 2, 1]);
+  });
+
+  it('two promotes at once: exactly one runs, the other is refused', async () => {
+    const c = cluster;
+    await eventually(async () => (await c.query<{ n: string }>('pgsql', `SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming'`))[0]?.n === '2', 'both replicas streaming', 30_000, 200);
+    const [a, b] = await Promise.all([failover(cluster, agents, 'promote', 'replica-1', '--json'), failover(cluster, agents, 'promote', 'replica-2', '--json')]);
+    const codes = [a.code, b.code].sort();
+    expect(codes).toEqual([0, 1]);
+    const loser = a.code === 1 ? a : b;
+    expect(loser.stderr).toMatch(/another operation is in progress/);
+  });
+
+  it('manual failover to a named node when the primary is down', async () => {
+    const published = (await agents.store.published())!;
+    const target = ['pgsql', 'replica-1', 'replica-2'].find((n) => n !== published.name)!;
+    await agents.store.setPaused({ since: new Date().toISOString(), by: 'test' });
+    await docker.getContainer(cluster.node(published.name).container).kill();
+    const result = await failover(cluster, agents, 'promote', target, '--json');
+    await agents.store.setPaused(null);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, from: published.name, to: target, kind: 'failover', epoch: published.epoch + 1 });
+    expect(await agents.store.published()).toMatchObject({ name: target, epoch: published.epoch + 1 });
+  });
+});
