@@ -77,6 +77,7 @@ export class Agent {
     await Promise.race([this.loopDone.catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
     await this.leadership.resign();
     this.observer.close();
+    await this.cluster.close();
   }
 
   /** Dies on the spot, as a killed process would: no resignation, the lease expires by itself. */
@@ -87,6 +88,7 @@ export class Agent {
     this.wake?.();
     for (const stop of this.unfollow) stop();
     this.observer.close();
+    void this.cluster.close();
   }
 
   private async followEvents(): Promise<void> {

@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import pg from 'pg';
 import type { Etcd3 } from 'etcd3';
 import type { Config, NodeConfig } from '../config/schema.js';
 import { replicationHostOf, slotNameOf } from '../config/schema.js';
@@ -17,6 +18,8 @@ import { keysFor } from '../dcs/keys.js';
  */
 export class Cluster {
   readonly store: ClusterStore;
+  private readonly pools = new Map<string, pg.Pool>();
+  private readonly pgdata = new Map<string, string>();
   private readonly superPassword: string;
   readonly replicationPassword: string;
 
@@ -49,6 +52,45 @@ export class Cluster {
 
   sqlEndpoint(node: NodeConfig): Endpoint {
     return { host: node.host, port: node.port, user: this.config.superuser.user, password: this.superPassword, database: this.config.database };
+  }
+
+  /**
+   * Warm connections for the steps of an operation: a failover should not pay for a
+   * new connection at every step. Broken connections leave the pool on their own.
+   */
+  pool(node: NodeConfig): pg.Pool {
+    let pool = this.pools.get(node.name);
+    if (!pool) {
+      const endpoint = this.sqlEndpoint(node);
+      pool = new pg.Pool({
+        ...endpoint,
+        max: 3,
+        idleTimeoutMillis: 30_000,
+        connectionTimeoutMillis: 1000,
+        query_timeout: 2000,
+        statement_timeout: 2000,
+        application_name: 'pg-failover',
+      });
+      pool.on('error', () => undefined);
+      this.pools.set(node.name, pool);
+    }
+    return pool;
+  }
+
+  /** PGDATA of a node's container (from its environment), looked up once. */
+  async pgdataOf(node: NodeConfig): Promise<string> {
+    const known = this.pgdata.get(node.name);
+    if (known) return known;
+    const info = await this.engine(node).getContainer(node.container).inspect();
+    const entry = (info.Config.Env ?? []).find((e) => e.startsWith('PGDATA='));
+    const pgdata = entry ? entry.slice('PGDATA='.length) : '/var/lib/postgresql/data';
+    this.pgdata.set(node.name, pgdata);
+    return pgdata;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((pool) => pool.end().catch(() => undefined)));
+    this.pools.clear();
   }
 
   specs(): NodeSpec[] {

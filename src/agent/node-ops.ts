@@ -7,13 +7,7 @@ import type { Cluster } from './cluster.js';
 // The I/O of one operation step, on one node. Each function is idempotent, so a
 // leader that resumes a journal can run a step again safely.
 
-const PGDATA_DEFAULT = '/var/lib/postgresql/data';
-
-async function pgdataOf(cluster: Cluster, node: NodeConfig): Promise<string> {
-  const info = await cluster.engine(node).getContainer(node.container).inspect();
-  const entry = (info.Config.Env ?? []).find((e) => e.startsWith('PGDATA='));
-  return entry ? entry.slice('PGDATA='.length) : PGDATA_DEFAULT;
-}
+const pgdataOf = (cluster: Cluster, node: NodeConfig) => cluster.pgdataOf(node);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -24,10 +18,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function fence(cluster: Cluster, node: NodeConfig): Promise<void> {
   const engine = cluster.engine(node);
-  await killContainer(engine, node.container);
-  await disableRestart(engine, node.container).catch(() => undefined);
-  const pgdata = await pgdataOf(cluster, node);
-  await putFile(engine, node.container, `${pgdata}/standby.signal`, '');
+  const [pgdata] = await Promise.all([pgdataOf(cluster, node), killContainer(engine, node.container)]);
+  await Promise.all([disableRestart(engine, node.container).catch(() => undefined), putFile(engine, node.container, `${pgdata}/standby.signal`, '')]);
 }
 
 /**
@@ -54,7 +46,7 @@ export async function restartAsStandby(cluster: Cluster, node: NodeConfig, prima
   const deadline = Date.now() + limitMs;
   for (;;) {
     try {
-      const state = await replayState(cluster, node, 1000);
+      const state = await replayState(cluster, node);
       if (!state.inRecovery) throw new Error(`${node.name} came back out of recovery`);
       break;
     } catch (error) {
@@ -72,14 +64,12 @@ export interface ReplayState {
   inRecovery: boolean;
 }
 
-export async function replayState(cluster: Cluster, node: NodeConfig, timeoutMs: number): Promise<ReplayState> {
-  return withClient(cluster.sqlEndpoint(node), { timeoutMs }, async (client) => {
-    const { rows } = await client.query<{ r: boolean; rcv: string | null; rpl: string | null }>(
-      'SELECT pg_is_in_recovery() AS r, pg_last_wal_receive_lsn()::text AS rcv, pg_last_wal_replay_lsn()::text AS rpl',
-    );
-    const row = rows[0]!;
-    return { inRecovery: row.r, receive: row.rcv ? tryParseLsn(row.rcv) : null, replay: row.rpl ? tryParseLsn(row.rpl) : null };
-  });
+export async function replayState(cluster: Cluster, node: NodeConfig): Promise<ReplayState> {
+  const { rows } = await cluster.pool(node).query<{ r: boolean; rcv: string | null; rpl: string | null }>(
+    'SELECT pg_is_in_recovery() AS r, pg_last_wal_receive_lsn()::text AS rcv, pg_last_wal_replay_lsn()::text AS rpl',
+  );
+  const row = rows[0]!;
+  return { inRecovery: row.r, receive: row.rcv ? tryParseLsn(row.rcv) : null, replay: row.rpl ? tryParseLsn(row.rpl) : null };
 }
 
 /**
@@ -90,7 +80,7 @@ export async function replayState(cluster: Cluster, node: NodeConfig, timeoutMs:
 export async function awaitReplay(cluster: Cluster, node: NodeConfig, limitMs: number, atLeast: bigint | null = null): Promise<string | null> {
   const deadline = Date.now() + limitMs;
   for (;;) {
-    const state = await replayState(cluster, node, 1000);
+    const state = await replayState(cluster, node);
     if (!state.inRecovery) return null;
     if (atLeast !== null && (state.receive === null || state.receive < atLeast)) {
       if (Date.now() > deadline) throw new Error(`${node.name} received only up to ${state.receive === null ? 'nothing' : formatLsn(state.receive)}, not the old primary's ${formatLsn(atLeast)}`);
@@ -110,12 +100,11 @@ export async function awaitReplay(cluster: Cluster, node: NodeConfig, limitMs: n
  * tight poll until the server leaves recovery.
  */
 export async function promote(cluster: Cluster, node: NodeConfig, limitMs = 30_000): Promise<void> {
-  const endpoint = cluster.sqlEndpoint(node);
-  const client = await connect(endpoint, { timeoutMs: 2000 });
+  const client = await cluster.pool(node).connect();
   try {
     const inRecovery = async () => (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
-    if (!(await inRecovery())) return;
-    const pgdata = await pgdataOf(cluster, node);
+    const [recovering, pgdata] = await Promise.all([inRecovery(), pgdataOf(cluster, node)]);
+    if (!recovering) return;
     const result = await execIn(cluster.engine(node), node.container, ['pg_ctl', 'promote', '-W', '-D', pgdata], { timeoutMs: 10_000 });
     if (result.exitCode !== 0 && !/not in standby mode/.test(result.stderr)) {
       throw new Error(`pg_ctl promote on ${node.name} exited ${result.exitCode}: ${result.stderr.trim()}`);
@@ -125,32 +114,31 @@ export async function promote(cluster: Cluster, node: NodeConfig, limitMs = 30_0
       if (Date.now() > deadline) throw new Error(`${node.name} still in recovery ${limitMs} ms after pg_ctl promote`);
       await sleep(2);
     }
-  } finally {
-    discard(client);
+    client.release();
+  } catch (error) {
+    client.release(true);
+    throw error;
   }
 }
 
-/** Proves the node takes writes: assigning a transaction id fails on a standby. */
-export async function verifyWrite(cluster: Cluster, node: NodeConfig): Promise<void> {
-  await withClient(cluster.sqlEndpoint(node), { timeoutMs: 2000 }, async (client) => {
-    await client.query('SELECT txid_current()');
-  });
+/** Proves the node takes writes (assigning a transaction id fails on a standby) and returns its timeline. */
+export async function verifyWrite(cluster: Cluster, node: NodeConfig): Promise<number> {
+  const { rows } = await cluster.pool(node).query<{ tli: number }>(
+    `SELECT txid_current() AS xid, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli`,
+  );
+  return rows[0]!.tli;
 }
 
 export async function ensureSlot(cluster: Cluster, primary: NodeConfig, slot: string): Promise<void> {
-  await withClient(cluster.sqlEndpoint(primary), { timeoutMs: 2000 }, async (client) => {
-    await client.query(
-      `SELECT pg_create_physical_replication_slot($1) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
-      [slot],
-    );
-  });
+  await cluster.pool(primary).query(
+    `SELECT pg_create_physical_replication_slot($1) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+    [slot],
+  );
 }
 
-/** Drops the slots of nodes that are gone from the config or are the primary itself: they would retain WAL forever. */
+/** Drops an unused slot: the new primary's own (kept from its time as a standby) would retain WAL for nobody. */
 export async function dropSlot(cluster: Cluster, primary: NodeConfig, slot: string): Promise<void> {
-  await withClient(cluster.sqlEndpoint(primary), { timeoutMs: 2000 }, async (client) => {
-    await client.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [slot]);
-  });
+  await cluster.pool(primary).query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [slot]);
 }
 
 /**
@@ -161,12 +149,17 @@ export async function dropSlot(cluster: Cluster, primary: NodeConfig, slot: stri
  */
 export async function repoint(cluster: Cluster, replica: NodeConfig, primary: NodeConfig): Promise<void> {
   await ensureSlot(cluster, primary, cluster.slotOf(replica));
-  await withClient(cluster.sqlEndpoint(replica), { timeoutMs: 2000 }, async (client) => {
+  const client = await cluster.pool(replica).connect();
+  try {
     const conninfo = cluster.primaryConninfo(primary, replica);
     await client.query(`ALTER SYSTEM SET primary_conninfo = ${literal(conninfo)}`);
     await client.query(`ALTER SYSTEM SET primary_slot_name = ${literal(cluster.slotOf(replica))}`);
     await client.query('SELECT pg_reload_conf()');
-  });
+    client.release();
+  } catch (error) {
+    client.release(true);
+    throw error;
+  }
 }
 
 function literal(value: string): string {

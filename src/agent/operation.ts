@@ -3,9 +3,9 @@ import { encode, type HistoryRecord } from '../dcs/store.js';
 import type { Published } from '../core/types.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { Cluster } from './cluster.js';
-import { awaitReplay, fence, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
+import { awaitReplay, dropSlot, fence, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
 import { parseLsn } from '../core/lsn.js';
-import { describeError, withClient } from '../postgres/connection.js';
+import { describeError } from '../postgres/connection.js';
 
 export type OperationOutcome = { ok: true; journal: Journal; published: Published } | { ok: false; journal: Journal; error: string; lostLeadership: boolean };
 
@@ -15,6 +15,7 @@ export type OperationOutcome = { ok: true; journal: Journal; published: Publishe
  * that dies half way leaves a journal the next leader resumes from.
  */
 export class OperationRunner {
+  private timeline: number | null = null;
   constructor(
     private readonly cluster: Cluster,
     private readonly leadership: Leadership,
@@ -25,6 +26,7 @@ export class OperationRunner {
 
   async run(start: Journal): Promise<OperationOutcome> {
     let journal = start;
+    this.timeline = null;
     const log = this.cluster.log.child({ op: journal.id, kind: journal.kind, from: journal.from, to: journal.to, epoch: journal.epoch });
     let published: Published | null = null;
     while (!isFinished(journal)) {
@@ -84,10 +86,11 @@ export class OperationRunner {
         await promote(this.cluster, to);
         return {};
       case 'verify-write':
-        await verifyWrite(this.cluster, to);
+        this.timeline = await verifyWrite(this.cluster, to);
         return {};
       case 'publish': {
-        const timeline = await this.timelineOf(to.name);
+        // Resumed by a new leader, the timeline was not carried over: ask again (verify-write is idempotent).
+        const timeline = this.timeline ?? (await verifyWrite(this.cluster, to));
         const published: Published = {
           name: to.name,
           host: to.host,
@@ -107,6 +110,7 @@ export class OperationRunner {
         return {};
       case 'repoint-replicas': {
         const others = this.cluster.nodes.filter((n) => n.name !== from.name && n.name !== to.name);
+        await dropSlot(this.cluster, to, this.cluster.slotOf(to)).catch(() => undefined);
         // A replica that cannot be re-pointed now is left to the rejoin rule; the operation is not held back by it.
         await Promise.all(others.map((replica) => repoint(this.cluster, replica, to).catch((error) => this.cluster.log.warn({ node: replica.name, error: describeError(error) }, 're-point failed; rejoin will rebuild it'))));
         return {};
@@ -114,13 +118,6 @@ export class OperationRunner {
       case 'done':
         return {};
     }
-  }
-
-  private async timelineOf(name: string): Promise<number> {
-    return withClient(this.cluster.sqlEndpoint(this.node(name)), { timeoutMs: 2000 }, async (client) => {
-      const { rows } = await client.query<{ tli: number }>(`SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli`);
-      return rows[0]!.tli;
-    });
   }
 
   private publishWrites(journal: Journal, published: Published): Array<{ key: string; value: string }> {
