@@ -9,7 +9,7 @@ import type { Leadership } from '../dcs/leadership.js';
 import { encode, type HistoryRecord, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
 import { describeError, withClient } from '../postgres/connection.js';
 import type { Cluster } from './cluster.js';
-import { fence, rebuild, repoint } from './node-ops.js';
+import { fence, markStandby, rebuild, repoint } from './node-ops.js';
 import { Observer } from './observer.js';
 import { OperationRunner } from './operation.js';
 
@@ -40,6 +40,8 @@ export class Agent {
   private stopped = false;
   private crashed = false;
   private wake: (() => void) | null = null;
+  /** The node a Docker event was just received for: the next tick decides on it without probing first. */
+  private eventFor: string | null = null;
   private readonly unfollow: Array<() => void> = [];
   private readonly rejoining = new Set<string>();
   private readonly repointedAt = new Map<string, number>();
@@ -47,6 +49,8 @@ export class Agent {
   private lastVerdict = '';
   private lastVerdictAt = 0;
   private etcdHealthy = true;
+  private lastViewSignature = '';
+  private lastViewAt = 0;
   private loopDone: Promise<void> = Promise.resolve();
 
   constructor(
@@ -65,6 +69,7 @@ export class Agent {
   async start(): Promise<void> {
     this.leadership.start();
     await this.followEvents();
+    await this.observer.start();
     this.loopDone = this.loop();
   }
 
@@ -105,6 +110,7 @@ export class Agent {
               if (!node || !state) return;
               this.observer.noteContainerEvent(node.name, state, event.at);
               this.cluster.log.info({ node: node.name, event: event.action }, 'container event');
+              this.eventFor = node.name;
               this.wake?.();
             },
             () => setTimeout(() => void follow(), 500),
@@ -129,7 +135,8 @@ export class Agent {
         this.cluster.log.error({ error: describeError(error) }, 'agent tick failed');
       }
       if (this.stopped) break;
-      const wait = Math.max(0, interval - (Date.now() - began));
+      // An event that came during the tick must not wait for the next interval.
+      const wait = this.eventFor !== null ? 0 : Math.max(0, interval - (Date.now() - began));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         this.wake = () => {
@@ -142,11 +149,19 @@ export class Agent {
   }
 
   private async tick(): Promise<void> {
-    const view = await this.observer.observe(Date.now);
+    this.eventFor = null;
+    const view = this.observer.snapshot(Date.now());
     const leaseId = this.leadership.leaseId;
     if (leaseId === null) return;
     try {
-      await this.cluster.store.putView(view, leaseId);
+      // Views are what other agents vote with: publish a change of verdict-relevant state at
+      // once, otherwise once a second (fresh enough for the failure time, light on etcd).
+      const signature = viewSignature(view);
+      if (signature !== this.lastViewSignature || Date.now() - this.lastViewAt >= 1000) {
+        await this.cluster.store.putView(view, leaseId);
+        this.lastViewSignature = signature;
+        this.lastViewAt = Date.now();
+      }
       if (!this.etcdHealthy) this.cluster.log.info('etcd reachable again');
       this.etcdHealthy = true;
     } catch (error) {
@@ -272,7 +287,9 @@ export class Agent {
         const node = this.cluster.node(action.node);
         if (!node) return;
         log.warn({ node: action.node, reason: action.reason }, 'fencing a stray primary');
-        await fence(this.cluster, node).catch((error) => log.error({ node: action.node, error: describeError(error) }, 'fencing failed'));
+        await fence(this.cluster, node)
+          .then(() => markStandby(this.cluster, node))
+          .catch((error) => log.error({ node: action.node, error: describeError(error) }, 'fencing failed'));
         return;
       }
       case 'rejoin':
@@ -371,4 +388,10 @@ export class Agent {
       }
     })();
   }
+}
+
+function viewSignature(view: AgentView): string {
+  return Object.values(view.nodes)
+    .map((o) => `${o.name}:${o.container}:${o.sql.ok ? `${o.sql.inRecovery}:${o.sql.streaming}:${o.sql.timeline}` : 'down'}`)
+    .join('|');
 }

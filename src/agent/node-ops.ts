@@ -12,14 +12,21 @@ const pgdataOf = (cluster: Cluster, node: NodeConfig) => cluster.pgdataOf(node);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Fences a node: SIGKILL its container, keep Docker from restarting it, and leave a
- * standby.signal in its data directory so that, started again by anyone, it comes
- * up read-only instead of as a second primary.
+ * Fences a node so it cannot take writes: SIGKILL its container and keep Docker
+ * from restarting it. `markStandby` must follow before the operation publishes.
  */
 export async function fence(cluster: Cluster, node: NodeConfig): Promise<void> {
   const engine = cluster.engine(node);
-  const [pgdata] = await Promise.all([pgdataOf(cluster, node), killContainer(engine, node.container)]);
-  await Promise.all([disableRestart(engine, node.container).catch(() => undefined), putFile(engine, node.container, `${pgdata}/standby.signal`, '')]);
+  await Promise.all([killContainer(engine, node.container), disableRestart(engine, node.container).catch(() => undefined)]);
+}
+
+/**
+ * Leaves a standby.signal in a stopped node's data directory (Docker's archive API
+ * reaches a stopped container's volumes): started again by anyone, it comes up
+ * read-only instead of as a second primary.
+ */
+export async function markStandby(cluster: Cluster, node: NodeConfig): Promise<void> {
+  await putFile(cluster.engine(node), node.container, `${await pgdataOf(cluster, node)}/standby.signal`, '');
 }
 
 /**
@@ -36,7 +43,7 @@ export async function stopCleanly(cluster: Cluster, node: NodeConfig): Promise<s
   }).catch(() => null);
   await disableRestart(engine, node.container).catch(() => undefined);
   await stopContainer(engine, node.container, 30);
-  await putFile(engine, node.container, `${await pgdataOf(cluster, node)}/standby.signal`, '');
+  await markStandby(cluster, node);
   return lsn;
 }
 
@@ -96,24 +103,38 @@ export async function awaitReplay(cluster: Cluster, node: NodeConfig, limitMs: n
 }
 
 /**
- * `pg_ctl promote` without its 100 ms polling wait, through Docker exec, then a
- * tight poll until the server leaves recovery.
+ * `pg_ctl promote -W` (without its 100 ms polling wait) through Docker exec, then a
+ * 2 ms poll of pg_is_in_recovery() on a warm connection. The poll does not wait for
+ * the exec's stream to close; the exit code is checked only if the server stays in
+ * recovery.
  */
 export async function promote(cluster: Cluster, node: NodeConfig, limitMs = 30_000): Promise<void> {
   const client = await cluster.pool(node).connect();
   try {
     const inRecovery = async () => (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
     const [recovering, pgdata] = await Promise.all([inRecovery(), pgdataOf(cluster, node)]);
-    if (!recovering) return;
-    const result = await execIn(cluster.engine(node), node.container, ['pg_ctl', 'promote', '-W', '-D', pgdata], { timeoutMs: 10_000 });
-    if (result.exitCode !== 0 && !/not in standby mode/.test(result.stderr)) {
-      throw new Error(`pg_ctl promote on ${node.name} exited ${result.exitCode}: ${result.stderr.trim()}`);
+    if (!recovering) {
+      client.release();
+      return;
     }
+    let execFailure: Error | null = null;
+    const exec = execIn(cluster.engine(node), node.container, ['pg_ctl', 'promote', '-W', '-D', pgdata], { timeoutMs: 10_000 }).then(
+      (result) => {
+        if (result.exitCode !== 0 && !/not in standby mode/.test(result.stderr)) {
+          execFailure = new Error(`pg_ctl promote on ${node.name} exited ${result.exitCode}: ${result.stderr.trim()}`);
+        }
+      },
+      (error: Error) => {
+        execFailure = error;
+      },
+    );
     const deadline = Date.now() + limitMs;
     while (await inRecovery()) {
+      if (execFailure) throw execFailure;
       if (Date.now() > deadline) throw new Error(`${node.name} still in recovery ${limitMs} ms after pg_ctl promote`);
       await sleep(2);
     }
+    void exec;
     client.release();
   } catch (error) {
     client.release(true);
@@ -177,11 +198,13 @@ export async function rebuild(cluster: Cluster, node: NodeConfig, primary: NodeC
   await disableRestart(engine, node.container).catch(() => undefined);
   await stopContainer(engine, node.container, 10);
   const pgdata = await pgdataOf(cluster, node);
-  const conninfo = `host=${replicationHostOf(primary)} port=${primary.replicationPort} user=${cluster.config.replication.user} application_name=${node.name}`;
+  const conninfo = `host=${replicationHostOf(primary)} port=${primary.replicationPort} user=${cluster.config.replication.user} application_name=${node.name}-basebackup`;
   const script = [
     'set -e',
     `rm -rf "${pgdata}"/* "${pgdata}"/.[!.]* 2>/dev/null || true`,
     `pg_basebackup -D "${pgdata}" -R -X stream -c fast -S "${slot}" -d "$CONNINFO"`,
+    // The clone's own connection is named apart from the standby's, which must carry the node's name.
+    `sed -i "s/application_name=${node.name}-basebackup/application_name=${node.name}/" "${pgdata}/postgresql.auto.conf"`,
     `chmod 0700 "${pgdata}"`,
   ].join('\n');
   const result = await runWithVolumesOf(engine, node.container, ['bash', '-c', script], {

@@ -3,7 +3,7 @@ import { encode, type HistoryRecord } from '../dcs/store.js';
 import type { Published } from '../core/types.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { Cluster } from './cluster.js';
-import { awaitReplay, dropSlot, fence, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
+import { awaitReplay, dropSlot, fence, markStandby, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
 import { parseLsn } from '../core/lsn.js';
 import { describeError } from '../postgres/connection.js';
 
@@ -16,6 +16,7 @@ export type OperationOutcome = { ok: true; journal: Journal; published: Publishe
  */
 export class OperationRunner {
   private timeline: number | null = null;
+  private marking: Promise<void> | null = null;
   constructor(
     private readonly cluster: Cluster,
     private readonly leadership: Leadership,
@@ -27,6 +28,7 @@ export class OperationRunner {
   async run(start: Journal): Promise<OperationOutcome> {
     let journal = start;
     this.timeline = null;
+    this.marking = null;
     const log = this.cluster.log.child({ op: journal.id, kind: journal.kind, from: journal.from, to: journal.to, epoch: journal.epoch });
     let published: Published | null = null;
     while (!isFinished(journal)) {
@@ -71,6 +73,10 @@ export class OperationRunner {
     switch (step) {
       case 'fence-old':
         await fence(this.cluster, from);
+        // Killed and kept down, it takes no writes; the standby.signal that keeps a manual
+        // start read-only is written alongside the next steps and awaited before publishing.
+        this.marking = markStandby(this.cluster, from);
+        this.marking.catch(() => undefined);
         return {};
       case 'stop-old': {
         const lsn = await stopCleanly(this.cluster, from);
@@ -89,6 +95,7 @@ export class OperationRunner {
         this.timeline = await verifyWrite(this.cluster, to);
         return {};
       case 'publish': {
+        if (journal.kind === 'failover') await (this.marking ?? markStandby(this.cluster, from));
         // Resumed by a new leader, the timeline was not carried over: ask again (verify-write is idempotent).
         const timeline = this.timeline ?? (await verifyWrite(this.cluster, to));
         const published: Published = {

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { ClusterStore } from '../dcs/store.js';
 import { withClient } from '../postgres/connection.js';
+import { replicationHostOf } from '../config/schema.js';
 import { faultFor, type Scenario } from './faults.js';
 import type { LabAccess } from './lab-access.js';
 import { SplitBrainMonitor } from './split-brain.js';
@@ -48,11 +49,27 @@ async function until<T>(what: string, limitMs: number, check: () => Promise<T | 
   }
 }
 
+/**
+ * The nodes whose WAL receiver streams from `primary`, asked of each node itself:
+ * the primary's pg_stat_replication would also count a pg_basebackup in progress.
+ */
 async function streamingTo(ctx: RoundContext, primary: string): Promise<string[]> {
-  return withClient(ctx.access.endpoint(ctx.access.node(primary)), { timeoutMs: 1000 }, async (client) => {
-    const { rows } = await client.query<{ name: string }>(`SELECT application_name AS name FROM pg_stat_replication WHERE state = 'streaming'`);
-    return rows.map((r) => r.name);
-  });
+  const target = ctx.access.node(primary);
+  const hosts = new Set([target.container, target.host, replicationHostOf(target)]);
+  const others = ctx.access.config.nodes.filter((n) => n.name !== primary);
+  const streaming = await Promise.all(
+    others.map(async (node) => {
+      try {
+        return await withClient(ctx.access.endpoint(node), { timeoutMs: 500 }, async (client) => {
+          const { rows } = await client.query<{ status: string; sender_host: string }>('SELECT status, sender_host FROM pg_stat_wal_receiver');
+          return rows[0]?.status === 'streaming' && hosts.has(rows[0].sender_host) ? node.name : null;
+        });
+      } catch {
+        return null;
+      }
+    }),
+  );
+  return streaming.filter((n): n is string => n !== null);
 }
 
 /** A published primary, no operation under way, and every other node streaming from it. */
