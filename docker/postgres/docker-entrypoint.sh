@@ -113,7 +113,47 @@ init_replica() {
   chmod 0700 "$PGDATA"
 }
 
+# A fenced old primary carries pg-failover.rebuild, written by the orchestrator after a
+# failover: on its next start it clones the new primary before PostgreSQL starts, so it
+# comes back as a replica without a stop/rebuild/start round trip. Only three keys are
+# read from the file; nothing in it is executed.
+REBUILD_MARKER="$PGDATA/pg-failover.rebuild"
+rebuild_from_marker() {
+  local key value host="" port=5432 slot="" marker
+  marker=$(cat "$REBUILD_MARKER")
+  while IFS='=' read -r key value; do
+    case "$key" in
+      PRIMARY_HOST) host=$value ;;
+      PRIMARY_PORT) port=$value ;;
+      REPLICATION_SLOT) slot=$value ;;
+    esac
+  done <<<"$marker"
+  [ -n "$host" ] && [ -n "$slot" ] || { log "ignoring $REBUILD_MARKER: PRIMARY_HOST or REPLICATION_SLOT missing"; return 0; }
+  [ -n "${REPLICATION_PASSWORD:-}" ] || { log "cannot rebuild from $host: REPLICATION_PASSWORD is empty; starting as a fenced standby"; return 0; }
+  local tries=0
+  until pg_isready -q -h "$host" -p "$port" -t 1; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 20 ]; then log "new primary $host:$port does not answer; starting as a fenced standby"; return 0; fi
+    sleep 0.5
+  done
+  log "rebuilding as a replica of $host:$port on slot $slot"
+  rm -rf "${PGDATA:?}"/* "${PGDATA:?}"/.[!.]* 2>/dev/null || true
+  if ! PGPASSWORD="$REPLICATION_PASSWORD" pg_basebackup -D "$PGDATA" -R -X stream -c fast -S "$slot" \
+      -d "host=$host port=$port user=$REPLICATION_USER application_name=$NODE_NAME"; then
+    # Keep the instruction for the next start; the orchestrator's own rebuild is the fallback.
+    rm -rf "${PGDATA:?}"/* 2>/dev/null || true
+    printf '%s\n' "$marker" >"$REBUILD_MARKER"
+    die "pg_basebackup from $host failed; will retry at the next start"
+  fi
+  chmod 0700 "$PGDATA"
+}
+
 if [ "${1:-postgres}" = postgres ]; then
+  if [ -f "$REBUILD_MARKER" ]; then
+    rebuild_from_marker
+    # Never initdb a fresh primary where a rebuild was asked for and did not happen.
+    cluster_exists || die "no cluster in $PGDATA and the rebuild did not happen; start again once the new primary answers"
+  fi
   if ! cluster_exists; then
     case "$REPLICATION_MODE" in
       primary) init_primary ;;

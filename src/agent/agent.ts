@@ -51,6 +51,7 @@ export class Agent {
   private etcdHealthy = true;
   private lastViewSignature = '';
   private lastViewAt = 0;
+  private warmedAt = 0;
   private loopDone: Promise<void> = Promise.resolve();
 
   constructor(
@@ -174,6 +175,7 @@ export class Agent {
   }
 
   private async lead(own: AgentView): Promise<void> {
+    this.keepConnectionsWarm();
     const store = this.cluster.store;
     const [published, journal, paused, views, request] = await Promise.all([store.published(), store.journal(), store.paused(), store.views(), store.request()]);
     const others = views.filter((v) => v.agentId !== own.agentId);
@@ -203,6 +205,13 @@ export class Agent {
     if (request && !busy && (journal === null || isFinished(journal)) && this.leadership.isLeader()) {
       await this.handleRequest(request, published, decision, own, lastLsn);
     }
+  }
+
+  /** A failover should not pay for new connections: the leader keeps one open to every node. */
+  private keepConnectionsWarm(): void {
+    if (Date.now() - this.warmedAt < 5000) return;
+    this.warmedAt = Date.now();
+    for (const node of this.cluster.nodes) this.cluster.pool(node).query('SELECT 1').catch(() => undefined);
   }
 
   /** A `failover promote` request: refused with a reason, or carried out as a journaled operation. */

@@ -3,7 +3,7 @@ import { encode, type HistoryRecord } from '../dcs/store.js';
 import type { Published } from '../core/types.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { Cluster } from './cluster.js';
-import { awaitReplay, dropSlot, fence, markStandby, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
+import { awaitReplay, dropSlot, fence, leaveRebuildMarker, markStandby, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
 import { parseLsn } from '../core/lsn.js';
 import { describeError } from '../postgres/connection.js';
 
@@ -118,6 +118,11 @@ export class OperationRunner {
       case 'repoint-replicas': {
         const others = this.cluster.nodes.filter((n) => n.name !== from.name && n.name !== to.name);
         await dropSlot(this.cluster, to, this.cluster.slotOf(to)).catch(() => undefined);
+        if (journal.kind === 'failover') {
+          await leaveRebuildMarker(this.cluster, from, to).catch((error) =>
+            this.cluster.log.warn({ node: from.name, error: describeError(error) }, 'could not leave a rebuild marker; rejoin will rebuild it'),
+          );
+        }
         // A replica that cannot be re-pointed now is left to the rejoin rule; the operation is not held back by it.
         await Promise.all(others.map((replica) => repoint(this.cluster, replica, to).catch((error) => this.cluster.log.warn({ node: replica.name, error: describeError(error) }, 're-point failed; rejoin will rebuild it'))));
         return {};

@@ -156,7 +156,8 @@ function tarOf(name: string, body: Buffer, uid: number, gid: number): Buffer {
   const field = (value: string, offset: number, length: number) => header.write(value, offset, length, 'ascii');
   const octal = (value: number, length: number) => value.toString(8).padStart(length - 1, '0') + '\0';
   field(name, 0, 100);
-  field(octal(0o600, 8), 100, 8);
+  // World-readable: the node's entrypoint runs as postgres and reads what the agent leaves.
+  field(octal(0o644, 8), 100, 8);
   field(octal(uid, 8), 108, 8);
   field(octal(gid, 8), 116, 8);
   field(octal(body.length, 12), 124, 12);
