@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { killContainer, startContainer, stopContainer } from '../docker/engine.js';
 
-export const SCENARIOS = ['kill-primary', 'stop-primary', 'pause-primary', 'partition-primary'] as const;
+export const SCENARIOS = ['kill-primary', 'stop-primary', 'pause-primary', 'partition-primary', 'switchover'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Fault {
@@ -10,9 +10,19 @@ export interface Fault {
   restore(): Promise<void>;
 }
 
-export async function faultFor(scenario: Scenario, engine: Docker, container: string): Promise<Fault> {
+export interface FaultTarget {
+  engine: Docker;
+  container: string;
+  /** For `switchover`: files a promote request for another node and waits for its outcome. */
+  promote: () => Promise<void>;
+}
+
+export async function faultFor(scenario: Scenario, target: FaultTarget): Promise<Fault> {
+  const { engine, container } = target;
   const handle = engine.getContainer(container);
   switch (scenario) {
+    case 'switchover':
+      return { inject: target.promote, restore: async () => undefined };
     case 'kill-primary':
       return { inject: () => killContainer(engine, container), restore: () => startContainer(engine, container) };
     case 'stop-primary':

@@ -17,6 +17,8 @@ export interface RoundResult {
   rtoMs: number | null;
   convergeMs: number | null;
   rejoinMs: number | null;
+  /** The longest time without an acknowledged write around the fault: how long writes were refused. */
+  gapMs: number | null;
   acked: number;
   lost: number;
   splitBrain: boolean;
@@ -91,8 +93,9 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
   );
   const writer = new Writer(ctx.access, ctx.store, round);
   const monitor = new SplitBrainMonitor(ctx.access);
-  const fault = await faultFor(scenario, ctx.engine, primaryNode.container);
-  const result: RoundResult = { round, scenario, from, to: null, epoch: null, detectMs: null, rtoMs: null, convergeMs: null, rejoinMs: null, acked: 0, lost: 0, splitBrain: false };
+  const other = ctx.access.config.nodes.find((n) => n.name !== from)!;
+  const fault = await faultFor(scenario, { engine: ctx.engine, container: primaryNode.container, promote: () => requestPromote(ctx, other.name) });
+  const result: RoundResult = { round, scenario, from, to: null, epoch: null, detectMs: null, rtoMs: null, convergeMs: null, rejoinMs: null, gapMs: null, acked: 0, lost: 0, splitBrain: false };
   writer.start();
   monitor.start();
   let faultAt = Date.now();
@@ -125,6 +128,7 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
     await monitor.stop();
   }
   result.acked = writer.acks.length;
+  result.gapMs = longestGap(writer.acks.map((a) => a.at), faultAt);
   result.splitBrain = monitor.overlaps.length > 0;
   result.timeline = writer.acks.map((a) => [a.at - faultAt, a.node]);
   if (result.to) {
@@ -145,4 +149,24 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
     result.error ??= error instanceof Error ? error.message : String(error);
   }
   return result;
+}
+
+/** The longest stretch between two acknowledged writes that spans the fault. */
+export function longestGap(acks: number[], faultAt: number): number | null {
+  let longest: number | null = null;
+  for (let i = 1; i < acks.length; i++) {
+    if (acks[i]! < faultAt) continue;
+    const gap = acks[i]! - acks[i - 1]!;
+    if (longest === null || gap > longest) longest = gap;
+  }
+  return longest;
+}
+
+/** A planned switchover, filed as `failover promote` files it, awaited until the leader reports. */
+async function requestPromote(ctx: RoundContext, target: string): Promise<void> {
+  const id = `drill-${Date.now()}`;
+  if (!(await ctx.store.fileRequest({ id, target, force: false, at: new Date().toISOString(), by: 'drill' }))) throw new Error('another operation is in progress');
+  const outcome = await until('the switchover to finish', 60_000, () => ctx.store.result(id), 20);
+  await ctx.store.etcd.delete().key(ctx.store.keys.requestResult(id));
+  if (!outcome.ok) throw new Error(`switchover refused: ${outcome.error}`);
 }
