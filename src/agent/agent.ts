@@ -351,10 +351,11 @@ export class Agent {
     if (result.succeeded) this.cluster.log.info({ node: name, epoch: 1, timeline }, 'published the first primary');
   }
 
-  /** The node the last promotion moved away from: its WAL likely went past the fork. */
+  /** The node the last failover fenced: its WAL likely went past the fork. */
   private async wasOldPrimary(name: string): Promise<boolean> {
     const [latest] = await this.cluster.store.history();
-    return latest?.from === name;
+    // After a switchover the old primary stopped cleanly and is meant to follow: it gets the grace too.
+    return latest?.kind === 'failover' && latest.from === name;
   }
 
   /**

@@ -44,18 +44,20 @@ export async function leaveRebuildMarker(cluster: Cluster, node: NodeConfig, pri
 /**
  * A clean (fast) shutdown: the walsenders ship all WAL, the shutdown checkpoint
  * included, and wait for connected standbys to confirm it before the server exits.
- * Returns the last WAL position seen before the stop. standby.signal is written
- * afterwards, so that the node can only ever come back as a standby.
+ * Returns the last WAL position seen before the stop. `markStandby` must follow
+ * before the operation publishes, so that the node can only come back as a standby.
  */
 export async function stopCleanly(cluster: Cluster, node: NodeConfig): Promise<string | null> {
   const engine = cluster.engine(node);
-  const lsn = await withClient(cluster.sqlEndpoint(node), { timeoutMs: 1000 }, async (client) => {
-    const { rows } = await client.query<{ lsn: string | null }>('SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn');
-    return rows[0]?.lsn ?? null;
-  }).catch(() => null);
-  await disableRestart(engine, node.container).catch(() => undefined);
+  const [lsn] = await Promise.all([
+    cluster
+      .pool(node)
+      .query<{ lsn: string | null }>('SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn')
+      .then((result) => result.rows[0]?.lsn ?? null)
+      .catch(() => null),
+    disableRestart(engine, node.container).catch(() => undefined),
+  ]);
   await stopContainer(engine, node.container, 30);
-  await markStandby(cluster, node);
   return lsn;
 }
 

@@ -80,6 +80,8 @@ export class OperationRunner {
         return {};
       case 'stop-old': {
         const lsn = await stopCleanly(this.cluster, from);
+        this.marking = markStandby(this.cluster, from);
+        this.marking.catch(() => undefined);
         return lsn ? { targetLsn: lsn } : {};
       }
       case 'catch-up': {
@@ -95,7 +97,7 @@ export class OperationRunner {
         this.timeline = await verifyWrite(this.cluster, to);
         return {};
       case 'publish': {
-        if (journal.kind === 'failover') await (this.marking ?? markStandby(this.cluster, from));
+        await (this.marking ?? markStandby(this.cluster, from));
         // Resumed by a new leader, the timeline was not carried over: ask again (verify-write is idempotent).
         const timeline = this.timeline ?? (await verifyWrite(this.cluster, to));
         const published: Published = {

@@ -38,9 +38,16 @@ function statusCode(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'statusCode' in error ? Number((error as { statusCode: unknown }).statusCode) : undefined;
 }
 
-export async function containerState(engine: Docker, container: string): Promise<ContainerState> {
+export async function containerState(engine: Docker, container: string, timeoutMs = 2000): Promise<ContainerState> {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const info = await engine.getContainer(container).inspect();
+    // The engine can hold an inspect while the container changes state: never wait on it for long.
+    const info = await Promise.race([
+      engine.getContainer(container).inspect(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('inspect timed out')), timeoutMs);
+      }),
+    ]);
     const state = info.State;
     if (state.Paused) return 'paused';
     if (state.Restarting) return 'restarting';
@@ -49,6 +56,8 @@ export async function containerState(engine: Docker, container: string): Promise
     return 'exited';
   } catch (error) {
     return statusCode(error) === 404 ? 'missing' : 'unknown';
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { docker, startCluster, type TestCluster } from '../support/cluster.js';
+import { docker, startCluster, streamsFrom, type TestCluster } from '../support/cluster.js';
 import { startAgents, type RunningAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 
@@ -20,11 +20,6 @@ async function publishedOtherThan(running: RunningAgents, old: string, timeoutMs
     const published = await running.store.published();
     return published && published.name !== old ? published : undefined;
   }, `a primary other than ${old}`, timeoutMs, 50);
-}
-
-async function streamsFrom(c: TestCluster, replica: string, primary: string): Promise<boolean> {
-  const rows = await c.query<{ status: string; sender_host: string }>(replica, 'SELECT status, sender_host FROM pg_stat_wal_receiver');
-  return rows[0]?.status === 'streaming' && rows[0].sender_host === c.node(primary).container;
 }
 
 async function acceptsWrites(c: TestCluster, node: string): Promise<boolean> {

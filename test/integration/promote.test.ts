@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, startCluster, type TestCluster, POSTGRES_PASSWORD, REPLICATION_PASSWORD } from '../support/cluster.js';
+import { allStreamFrom, docker, startCluster, streamsFrom, type TestCluster, POSTGRES_PASSWORD, REPLICATION_PASSWORD } from '../support/cluster.js';
 import { startAgents, type RunningAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 import { connect, discard } from '../../src/postgres/connection.js';
@@ -122,10 +122,7 @@ describe('failover promote', () => {
     expect(writer.acked.length).toBeGreaterThan(10);
     expect(writer.acked.filter((n) => !stored.has(n))).toEqual([]);
     const c = cluster;
-    await eventually(async () => {
-      const rows = await c.query<{ status: string; sender_host: string }>('pgsql', 'SELECT status, sender_host FROM pg_stat_wal_receiver');
-      return rows[0]?.status === 'streaming' && rows[0].sender_host === c.node('replica-1').container;
-    }, 'old primary streaming from replica-1', 30_000, 200);
+    await eventually(() => streamsFrom(c, 'pgsql', 'replica-1'), 'old primary streaming from replica-1', 30_000, 200);
   });
 
   it('promotes back again: two switchovers in a row', async () => {
@@ -137,7 +134,7 @@ describe('failover promote', () => {
 
   it('two promotes at once: exactly one runs, the other is refused', async () => {
     const c = cluster;
-    await eventually(async () => (await c.query<{ n: string }>('pgsql', `SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming'`))[0]?.n === '2', 'both replicas streaming', 30_000, 200);
+    await eventually(() => allStreamFrom(c, 'pgsql'), 'both replicas streaming from pgsql', 60_000, 200);
     const [a, b] = await Promise.all([failover(cluster, agents, 'promote', 'replica-1', '--json'), failover(cluster, agents, 'promote', 'replica-2', '--json')]);
     const codes = [a.code, b.code].sort();
     expect(codes).toEqual([0, 1]);
@@ -147,6 +144,8 @@ describe('failover promote', () => {
 
   it('manual failover to a named node when the primary is down', async () => {
     const published = (await agents.store.published())!;
+    const c = cluster;
+    await eventually(() => allStreamFrom(c, published.name), `every replica streaming from ${published.name}`, 60_000, 200);
     const target = ['pgsql', 'replica-1', 'replica-2'].find((n) => n !== published.name)!;
     await agents.store.setPaused({ since: new Date().toISOString(), by: 'test' });
     await docker.getContainer(cluster.node(published.name).container).kill();

@@ -229,3 +229,19 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean 
   );
   return cluster;
 }
+
+/** Whether `replica`'s own WAL receiver streams from `primary` (the primary's pg_stat_replication would also count a pg_basebackup). */
+export async function streamsFrom(c: TestCluster, replica: string, primary: string): Promise<boolean> {
+  try {
+    const rows = await c.query<{ status: string; sender_host: string }>(replica, 'SELECT status, sender_host FROM pg_stat_wal_receiver');
+    return rows[0]?.status === 'streaming' && rows[0].sender_host === c.node(primary).container;
+  } catch {
+    return false;
+  }
+}
+
+/** Every node but `primary` streams from it. */
+export async function allStreamFrom(c: TestCluster, primary: string): Promise<boolean> {
+  const results = await Promise.all(c.nodes.filter((n) => n.name !== primary).map((n) => streamsFrom(c, n.name, primary)));
+  return results.every(Boolean);
+}
