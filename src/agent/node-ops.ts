@@ -132,16 +132,25 @@ export async function promote(cluster: Cluster, node: NodeConfig, limitMs = 30_0
       return;
     }
     let execFailure: Error | null = null;
-    const exec = execIn(cluster.engine(node), node.container, ['pg_ctl', 'promote', '-W', '-D', pgdata], { timeoutMs: 10_000 }).then(
-      (result) => {
-        if (result.exitCode !== 0 && !/not in standby mode/.test(result.stderr)) {
-          execFailure = new Error(`pg_ctl promote on ${node.name} exited ${result.exitCode}: ${result.stderr.trim()}`);
-        }
-      },
-      (error: Error) => {
-        execFailure = error;
-      },
-    );
+    const exec =
+      cluster.config.promoteWith === 'sql'
+        ? client.query('SELECT pg_promote(false)').then(
+            () => undefined,
+            (error: Error) => {
+              execFailure = error;
+            },
+          )
+        : execIn(cluster.engine(node), node.container, ['pg_ctl', 'promote', '-W', '-D', pgdata], { timeoutMs: 10_000 }).then(
+            (result) => {
+              if (result.exitCode !== 0 && !/not in standby mode/.test(result.stderr)) {
+                execFailure = new Error(`pg_ctl promote on ${node.name} exited ${result.exitCode}: ${result.stderr.trim()}`);
+              }
+            },
+            (error: Error) => {
+              execFailure = error;
+            },
+          );
+    if (cluster.config.promoteWith === 'sql') await exec;
     const deadline = Date.now() + limitMs;
     while (await inRecovery()) {
       if (execFailure) throw execFailure;

@@ -17,6 +17,7 @@ export type OperationOutcome = { ok: true; journal: Journal; published: Publishe
 export class OperationRunner {
   private timeline: number | null = null;
   private marking: Promise<void> | null = null;
+  private replayed: Promise<string | null> | null = null;
   constructor(
     private readonly cluster: Cluster,
     private readonly leadership: Leadership,
@@ -29,6 +30,7 @@ export class OperationRunner {
     let journal = start;
     this.timeline = null;
     this.marking = null;
+    this.replayed = null;
     const log = this.cluster.log.child({ op: journal.id, kind: journal.kind, from: journal.from, to: journal.to, epoch: journal.epoch });
     let published: Published | null = null;
     while (!isFinished(journal)) {
@@ -72,6 +74,10 @@ export class OperationRunner {
     const to = this.node(journal.to);
     switch (step) {
       case 'fence-old':
+        // Waiting for the candidate to replay what it holds reads nothing from the old
+        // primary: it runs alongside the fence, and the catch-up step collects it.
+        this.replayed = awaitReplay(this.cluster, to, 10_000);
+        this.replayed.catch(() => undefined);
         await fence(this.cluster, from);
         // Killed and kept down, it takes no writes; the standby.signal that keeps a manual
         // start read-only is written alongside the next steps and awaited before publishing.
@@ -87,7 +93,7 @@ export class OperationRunner {
       case 'catch-up': {
         // A switchover loses nothing: the target must hold everything the old primary wrote.
         const atLeast = journal.kind === 'switchover' && journal.targetLsn ? parseLsn(journal.targetLsn) : null;
-        const lsn = await awaitReplay(this.cluster, to, 10_000, atLeast);
+        const lsn = atLeast === null && this.replayed ? await this.replayed : await awaitReplay(this.cluster, to, 10_000, atLeast);
         return lsn ? { targetLsn: lsn } : {};
       }
       case 'promote':

@@ -75,6 +75,13 @@ export const configSchema = z
       })
       .strict()
       .default({ probeIntervalMs: 250, probeTimeoutMs: 800, failureTimeMs: 3000, leaseTtlSec: 3, rejoinGraceMs: 3000 }),
+    /**
+     * How a standby is promoted: `pg_ctl` runs `pg_ctl promote` in its container through
+     * Docker exec (the default; no SQL privilege needed beyond the probe's); `sql` calls
+     * `pg_promote(false)`, which does the same inside the server and skips the exec's
+     * ~150-300 ms of container process start-up.
+     */
+    promoteWith: z.enum(['pg_ctl', 'sql']).default('pg_ctl'),
     /** A candidate further behind the most advanced known position than this is never promoted automatically. */
     maxLagOnFailover: z.number().int().min(0).default(16 * 1024 * 1024),
   })
