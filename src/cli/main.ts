@@ -9,6 +9,12 @@ import { registerHistory } from './commands/history.js';
 import { registerPause } from './commands/pause.js';
 import { registerStatus } from './commands/status.js';
 
+// `failover history | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const program = new Command('failover')
   .description('automated failover for PostgreSQL streaming replication in Docker')
   .option('--etcd <urls>', 'etcd endpoints, comma-separated (env FAILOVER_ETCD, default http://127.0.0.1:2379)')

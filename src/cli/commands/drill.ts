@@ -5,7 +5,8 @@ import { engineFor } from '../../docker/engine.js';
 import { LabAccess } from '../../drill/lab-access.js';
 import { SCENARIOS, type Scenario } from '../../drill/faults.js';
 import { summarise, renderTable } from '../../drill/report.js';
-import { runRound, type RoundResult } from '../../drill/round.js';
+import { awaitHealthy, runRound, type RoundResult } from '../../drill/round.js';
+import { timelineSvg } from '../../drill/timeline-svg.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { CliError, openStore, printJson, type GlobalOptions } from '../context.js';
 
@@ -38,16 +39,20 @@ export function registerDrill(program: Command): void {
       }
       const { etcd, store } = await openStore(access.config);
       const reports = [];
+      const context = { access, store, engine: engineFor(access.config.nodes[0]?.docker), probeIntervalMs: access.config.timings.probeIntervalMs, log: (l: string) => process.stderr.write(`${l}\n`) };
       try {
+        // A drill never starts on a cluster that is already in trouble.
+        try {
+          await awaitHealthy(context, 20_000);
+        } catch {
+          throw new CliError('drill: the cluster is not healthy (a published primary with every other node streaming from it, no operation running); see failover status', 1);
+        }
         for (const s of scenarios) {
           const rounds: RoundResult[] = [];
           for (let round = 1; round <= options.rounds; round++) {
             const id = Date.now() % 1_000_000_000;
-            const result = await runRound(
-              { access, store, engine: engineFor(access.config.nodes[0]?.docker), probeIntervalMs: access.config.timings.probeIntervalMs, log: (l) => process.stderr.write(`${l}\n`) },
-              s,
-              id,
-            );
+            if (!options.json) process.stderr.write(`${s} round ${round}/${options.rounds}: waiting for a healthy cluster, then injecting the fault\n`);
+            const result = await runRound(context, s, id);
             result.round = round;
             rounds.push(result);
             if (!options.json) process.stderr.write(`${s} round ${round}: ${result.from} -> ${result.to ?? '?'} rto ${result.rtoMs ?? '-'} ms, lost ${result.lost}${result.error ? `, ${result.error}` : ''}\n`);
@@ -57,7 +62,9 @@ export function registerDrill(program: Command): void {
           if (!options.json) process.stdout.write(`${renderTable(s, rounds, summary)}\n`);
           if (options.out) {
             mkdirSync(options.out, { recursive: true });
-            writeFileSync(join(options.out, `${s}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ scenario: s, rounds, summary }, null, 2));
+            const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+            writeFileSync(join(options.out, `${s}-${stamp}.json`), JSON.stringify({ scenario: s, rounds, summary }, null, 2));
+            for (const r of rounds) writeFileSync(join(options.out, `${s}-${stamp}-round-${r.round}.svg`), timelineSvg(r));
           }
         }
       } finally {

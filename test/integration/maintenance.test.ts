@@ -1,0 +1,96 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allStreamFrom, docker, POSTGRES_PASSWORD, REPLICATION_PASSWORD, startCluster, type TestCluster } from '../support/cluster.js';
+import { startAgents, type RunningAgents } from '../support/agents.js';
+import { eventually } from '../support/eventually.js';
+
+// Maintenance mode and the health command, through the real CLI against real agents.
+
+const run = promisify(execFile);
+
+describe('pause, resume and health', () => {
+  let cluster: TestCluster;
+  let agents: RunningAgents;
+  let configFile: string;
+
+  async function failover(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await run('node', ['dist/cli/main.js', ...args, '--config', configFile], {
+        env: { ...process.env, POSTGRES_PASSWORD, REPLICATION_PASSWORD },
+        timeout: 60_000,
+      });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+
+  beforeAll(async () => {
+    cluster = await startCluster({ replicas: 2 });
+    agents = await startAgents(cluster);
+    // The CLI's view of the same cluster: the test's etcd, and each node's port on 127.0.0.1.
+    const config = cluster.config();
+    configFile = join(mkdtempSync(join(tmpdir(), 'pgf-cli-')), 'cluster.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({ cluster: config.cluster, etcd: { endpoints: config.etcd.endpoints }, nodes: config.nodes.map((n) => ({ name: n.name, container: n.container, host: n.host, port: n.port, hostPort: n.port })) }),
+    );
+  });
+  afterAll(async () => {
+    await agents?.stop();
+    await cluster?.stop();
+  });
+
+  it('health is silent and exits 0 on a healthy cluster', async () => {
+    const c = cluster;
+    await eventually(() => allStreamFrom(c, 'pgsql'), 'both replicas streaming', 30_000);
+    const result = await failover('health');
+    expect(result).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    const json = JSON.parse((await failover('health', '--json')).stdout);
+    expect(json).toMatchObject({ healthy: true, primary: 'pgsql' });
+    expect(json.replicas.map((r: { name: string }) => r.name).sort()).toEqual(['replica-1', 'replica-2']);
+  });
+
+  it('health reports a stopped replica as unhealthy with exit 1', async () => {
+    await docker.getContainer(cluster.node('replica-2').container).stop({ t: 5 });
+    const result = await eventually(async () => {
+      const r = await failover('health');
+      return r.code === 1 ? r : undefined;
+    }, 'health to notice the stopped replica', 20_000, 500);
+    expect(result.stderr).toMatch(/replica-2/);
+    await docker.getContainer(cluster.node('replica-2').container).start();
+    const c = cluster;
+    await eventually(() => allStreamFrom(c, 'pgsql'), 'replica-2 streaming again', 60_000, 200);
+  });
+
+  it('pause blocks an automatic failover, survives agent restarts, and resume lets it happen', async () => {
+    expect((await failover('pause')).code).toBe(0);
+    // The flag lives in etcd: new agents find the cluster paused.
+    await agents.stop();
+    agents = await startAgents(cluster);
+    const status = JSON.parse((await failover('status', '--json')).stdout);
+    expect(status.paused).toBe(true);
+
+    await docker.getContainer(cluster.node('pgsql').container).kill();
+    const running = agents;
+    const verdict = await eventually(async () => {
+      const v = await running.store.verdict();
+      return v?.notes.some((n) => n.startsWith('paused')) ? v : undefined;
+    }, 'a paused note in the verdict', 20_000);
+    expect(verdict.notes.join(' ')).toMatch(/automatic failover suspended/);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await agents.store.published()).toMatchObject({ name: 'pgsql', epoch: 1 });
+
+    expect((await failover('resume')).code).toBe(0);
+    const published = await eventually(async () => {
+      const p = await running.store.published();
+      return p && p.name !== 'pgsql' ? p : undefined;
+    }, 'the failover after resume', 20_000, 50);
+    expect(published.epoch).toBe(2);
+  });
+});
