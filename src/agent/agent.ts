@@ -157,8 +157,10 @@ export class Agent {
     try {
       // Views are what other agents vote with: publish a change of verdict-relevant state at
       // once, otherwise once a second (fresh enough for the failure time, light on etcd).
+      // While a node is failing, other agents' votes must stay current: publish every tick.
       const signature = viewSignature(view);
-      if (signature !== this.lastViewSignature || Date.now() - this.lastViewAt >= 1000) {
+      const failing = Object.values(view.nodes).some((o) => !o.sql.ok);
+      if (failing || signature !== this.lastViewSignature || Date.now() - this.lastViewAt >= 1000) {
         await this.cluster.store.putView(view, leaseId);
         this.lastViewSignature = signature;
         this.lastViewAt = Date.now();

@@ -93,6 +93,35 @@ export async function stopContainer(engine: Docker, container: string, timeoutSe
   }
 }
 
+/**
+ * Sends `signal` to the container's main process and resolves when it has exited,
+ * without waiting for the rest of `docker stop`'s bookkeeping. Resolves at once for a
+ * container that is not running.
+ */
+export async function signalAndWaitForExit(engine: Docker, container: string, signal: string, timeoutMs: number): Promise<void> {
+  const handle = engine.getContainer(container);
+  // 'not-running' (not 'next-exit'): it resolves however the wait and the exit race each other.
+  const exited = handle.wait({ condition: 'not-running' }) as Promise<unknown>;
+  try {
+    await handle.kill({ signal });
+  } catch (error) {
+    const code = statusCode(error);
+    if (code === 409 || code === 404) return;
+    throw error;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      exited,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${container} did not exit within ${timeoutMs} ms of ${signal}`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function startContainer(engine: Docker, container: string): Promise<void> {
   try {
     await engine.getContainer(container).start();
