@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allStreamFrom, POSTGRES_PASSWORD, REPLICATION_PASSWORD, startCluster, type TestCluster } from '../support/cluster.js';
+import { startAgents, type RunningAgents } from '../support/agents.js';
+import { eventually } from '../support/eventually.js';
+
+// One round of the kill-primary drill, through the real CLI, on a test cluster.
+
+const run = promisify(execFile);
+
+describe('failover drill', () => {
+  let cluster: TestCluster;
+  let agents: RunningAgents;
+  let configFile: string;
+  let out: string;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ replicas: 2 });
+    agents = await startAgents(cluster);
+    const config = cluster.config();
+    const dir = mkdtempSync(join(tmpdir(), 'pgf-drill-'));
+    configFile = join(dir, 'cluster.json');
+    out = join(dir, 'out');
+    writeFileSync(
+      configFile,
+      JSON.stringify({ cluster: config.cluster, etcd: { endpoints: config.etcd.endpoints }, nodes: config.nodes.map((n) => ({ name: n.name, container: n.container, host: n.host, port: n.port, hostPort: n.port })) }),
+    );
+    const c = cluster;
+    await eventually(() => allStreamFrom(c, 'pgsql'), 'both replicas streaming', 30_000);
+  });
+  afterAll(async () => {
+    await agents?.stop();
+    await cluster?.stop();
+  });
+
+  it('kill-primary: one round keeps every invariant, and the report says so', async () => {
+    const { stdout } = await run('node', ['dist/cli/main.js', 'drill', 'kill-primary', '--rounds', '1', '--json', '--out', out, '--config', configFile], {
+      env: { ...process.env, POSTGRES_PASSWORD, REPLICATION_PASSWORD },
+      timeout: 180_000,
+    });
+    const report = JSON.parse(stdout);
+    expect(report.scenario).toBe('kill-primary');
+    expect(report.rounds).toHaveLength(1);
+    const [round] = report.rounds;
+    expect(round).toMatchObject({ round: 1, from: 'pgsql', epoch: 2, lost: 0, splitBrain: false });
+    expect(round.error).toBeUndefined();
+    expect(['replica-1', 'replica-2']).toContain(round.to);
+    // The figures are ordered in time: declared, then a write on the new primary, then convergence.
+    expect(round.detectMs).toBeGreaterThanOrEqual(0);
+    expect(round.rtoMs).toBeGreaterThanOrEqual(round.detectMs);
+    expect(round.convergeMs).toBeGreaterThanOrEqual(round.rtoMs);
+    expect(round.acked).toBeGreaterThan(0);
+    expect(round.rejoinMs).toBeGreaterThan(0);
+    expect(report.summary.median.rtoMs).toBe(round.rtoMs);
+    const files = readdirSync(out);
+    expect(files.some((f) => f.endsWith('.json'))).toBe(true);
+    expect(files.some((f) => f.endsWith('-round-1.svg'))).toBe(true);
+  });
+
+  it('refuses an unknown scenario with a usage error and injects nothing', async () => {
+    const before = await agents.store.published();
+    const failure = await run('node', ['dist/cli/main.js', 'drill', 'kill-everything', '--config', configFile]).catch((e: { code: number; stderr: string }) => e);
+    expect(failure).toMatchObject({ code: 2 });
+    expect((failure as { stderr: string }).stderr).toMatch(/unknown scenario 'kill-everything'/);
+    expect(await agents.store.published()).toEqual(before);
+  });
+});
