@@ -60,7 +60,7 @@ export class Agent {
     private readonly options: AgentOptions,
   ) {
     this.observer = new Observer(cluster, options.agentId, Date.now());
-    this.runner = new OperationRunner(cluster, leadership, options.helperLabels ?? {}, options.afterStep);
+    this.runner = new OperationRunner(cluster, leadership, options.afterStep);
   }
 
   get id(): string {

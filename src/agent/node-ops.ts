@@ -1,6 +1,6 @@
 import { replicationHostOf, type NodeConfig } from '../config/schema.js';
 import { disableRestart, execIn, killContainer, putFile, runWithVolumesOf, signalAndWaitForExit, startContainer, stopContainer } from '../docker/engine.js';
-import { connect, describeError, discard, withClient } from '../postgres/connection.js';
+import { describeError } from '../postgres/connection.js';
 import { formatLsn, tryParseLsn } from '../core/lsn.js';
 import type { Cluster } from './cluster.js';
 

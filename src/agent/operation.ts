@@ -21,7 +21,6 @@ export class OperationRunner {
   constructor(
     private readonly cluster: Cluster,
     private readonly leadership: Leadership,
-    private readonly helperLabels: Record<string, string> = {},
     /** Called after each recorded step; tests use it to stop a leader half way. */
     private readonly afterStep: (step: StepName, journal: Journal) => Promise<void> = async () => undefined,
   ) {}

@@ -1,30 +1,21 @@
 import type pg from 'pg';
 import { connect, discard } from '../postgres/connection.js';
 import type { LabAccess } from './lab-access.js';
+import { BackgroundLoop } from './background-loop.js';
 
 /**
  * Watches every node directly, independently of the agents: at each sample, which
  * nodes accept writes (are out of recovery). Two at once is split brain.
  */
-export class SplitBrainMonitor {
-  private running = false;
-  private done: Promise<void> = Promise.resolve();
+export class SplitBrainMonitor extends BackgroundLoop {
   readonly overlaps: Array<{ at: number; nodes: string[] }> = [];
   samples = 0;
 
-  constructor(private readonly access: LabAccess) {}
-
-  start(): void {
-    this.running = true;
-    this.done = this.loop();
+  constructor(private readonly access: LabAccess) {
+    super();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.done;
-  }
-
-  private async loop(): Promise<void> {
+  protected async loop(): Promise<void> {
     const clients = new Map<string, pg.Client | null>();
     const nodes = this.access.config.nodes;
     while (this.running) {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { connect, discard } from '../postgres/connection.js';
 import type { ClusterStore } from '../dcs/store.js';
 import type { LabAccess } from './lab-access.js';
+import { BackgroundLoop } from './background-loop.js';
 
 export interface Ack {
   seq: number;
@@ -14,29 +15,19 @@ export interface Ack {
  * on an error it re-reads the published primary and reconnects. Every
  * acknowledged row is remembered, to be read back after the round.
  */
-export class Writer {
+export class Writer extends BackgroundLoop {
   readonly acks: Ack[] = [];
   private seq = 0;
-  private running = false;
-  private done: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly access: LabAccess,
     private readonly store: ClusterStore,
     private readonly round: number,
-  ) {}
-
-  start(): void {
-    this.running = true;
-    this.done = this.loop();
+  ) {
+    super();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.done;
-  }
-
-  private async loop(): Promise<void> {
+  protected async loop(): Promise<void> {
     let client: pg.Client | null = null;
     let node: string | null = null;
     while (this.running) {

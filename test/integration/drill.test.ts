@@ -1,16 +1,13 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allStreamFrom, POSTGRES_PASSWORD, REPLICATION_PASSWORD, startCluster, type TestCluster } from '../support/cluster.js';
+import { allStreamFrom, startCluster, type TestCluster } from '../support/cluster.js';
+import { failoverCli, writeCliConfig } from '../support/cli.js';
 import { startAgents, type RunningAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 
 // One round of the kill-primary drill, through the real CLI, on a test cluster.
-
-const run = promisify(execFile);
 
 describe('failover drill', () => {
   let cluster: TestCluster;
@@ -21,14 +18,8 @@ describe('failover drill', () => {
   beforeAll(async () => {
     cluster = await startCluster({ replicas: 2 });
     agents = await startAgents(cluster);
-    const config = cluster.config();
-    const dir = mkdtempSync(join(tmpdir(), 'pgf-drill-'));
-    configFile = join(dir, 'cluster.json');
-    out = join(dir, 'out');
-    writeFileSync(
-      configFile,
-      JSON.stringify({ cluster: config.cluster, etcd: { endpoints: config.etcd.endpoints }, nodes: config.nodes.map((n) => ({ name: n.name, container: n.container, host: n.host, port: n.port, hostPort: n.port })) }),
-    );
+    ({ file: configFile } = writeCliConfig(cluster));
+    out = join(mkdtempSync(join(tmpdir(), 'pgf-drill-')), 'out');
     const c = cluster;
     await eventually(() => allStreamFrom(c, 'pgsql'), 'both replicas streaming', 30_000);
   });
@@ -38,11 +29,9 @@ describe('failover drill', () => {
   });
 
   it('kill-primary: one round keeps every invariant, and the report says so', async () => {
-    const { stdout } = await run('node', ['dist/cli/main.js', 'drill', 'kill-primary', '--rounds', '1', '--json', '--out', out, '--config', configFile], {
-      env: { ...process.env, POSTGRES_PASSWORD, REPLICATION_PASSWORD },
-      timeout: 180_000,
-    });
-    const report = JSON.parse(stdout);
+    const result = await failoverCli(['drill', 'kill-primary', '--rounds', '1', '--json', '--out', out, '--config', configFile]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
     expect(report.scenario).toBe('kill-primary');
     expect(report.rounds).toHaveLength(1);
     const [round] = report.rounds;
@@ -63,9 +52,9 @@ describe('failover drill', () => {
 
   it('refuses an unknown scenario with a usage error and injects nothing', async () => {
     const before = await agents.store.published();
-    const failure = await run('node', ['dist/cli/main.js', 'drill', 'kill-everything', '--config', configFile]).catch((e: { code: number; stderr: string }) => e);
-    expect(failure).toMatchObject({ code: 2 });
-    expect((failure as { stderr: string }).stderr).toMatch(/unknown scenario 'kill-everything'/);
+    const failure = await failoverCli(['drill', 'kill-everything', '--config', configFile]);
+    expect(failure.code).toBe(2);
+    expect(failure.stderr).toMatch(/unknown scenario 'kill-everything'/);
     expect(await agents.store.published()).toEqual(before);
   });
 });

@@ -1,45 +1,23 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allStreamFrom, docker, POSTGRES_PASSWORD, REPLICATION_PASSWORD, startCluster, type TestCluster } from '../support/cluster.js';
+import { allStreamFrom, docker, startCluster, type TestCluster } from '../support/cluster.js';
+import { failoverCli, writeCliConfig } from '../support/cli.js';
 import { startAgents, type RunningAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 
 // Maintenance mode and the health command, through the real CLI against real agents.
-
-const run = promisify(execFile);
 
 describe('pause, resume and health', () => {
   let cluster: TestCluster;
   let agents: RunningAgents;
   let configFile: string;
 
-  async function failover(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await run('node', ['dist/cli/main.js', ...args, '--config', configFile], {
-        env: { ...process.env, POSTGRES_PASSWORD, REPLICATION_PASSWORD },
-        timeout: 60_000,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
+  const failover = (...args: string[]) => failoverCli([...args, '--config', configFile], {}, 60_000);
 
   beforeAll(async () => {
     cluster = await startCluster({ replicas: 2 });
     agents = await startAgents(cluster);
     // The CLI's view of the same cluster: the test's etcd, and each node's port on 127.0.0.1.
-    const config = cluster.config();
-    configFile = join(mkdtempSync(join(tmpdir(), 'pgf-cli-')), 'cluster.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({ cluster: config.cluster, etcd: { endpoints: config.etcd.endpoints }, nodes: config.nodes.map((n) => ({ name: n.name, container: n.container, host: n.host, port: n.port, hostPort: n.port })) }),
-    );
+    ({ file: configFile } = writeCliConfig(cluster));
   });
   afterAll(async () => {
     await agents?.stop();

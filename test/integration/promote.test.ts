@@ -1,32 +1,14 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allStreamFrom, docker, startCluster, streamsFrom, type TestCluster, POSTGRES_PASSWORD, REPLICATION_PASSWORD } from '../support/cluster.js';
+import { allStreamFrom, docker, startCluster, streamsFrom, type TestCluster, POSTGRES_PASSWORD } from '../support/cluster.js';
 import { startAgents, type RunningAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
+import { failoverCli, type CliResult } from '../support/cli.js';
 import { connect, discard } from '../../src/postgres/connection.js';
 
 // `failover promote` through the real CLI (dist/), against real agents and containers.
 
-const run = promisify(execFile);
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function failover(c: TestCluster, running: RunningAgents, ...args: string[]): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await run('node', ['dist/cli/main.js', ...args, '--etcd', c.etcdUrl!, '--cluster', running.config.cluster], {
-      env: { ...process.env, FAILOVER_CONFIG: '', POSTGRES_PASSWORD, REPLICATION_PASSWORD },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function failover(c: TestCluster, running: RunningAgents, ...args: string[]): Promise<CliResult> {
+  return failoverCli([...args, '--etcd', c.etcdUrl!, '--cluster', running.config.cluster], { FAILOVER_CONFIG: '' }, 60_000);
 }
 
 /** Commits numbered rows through the published primary, following it like an application. */

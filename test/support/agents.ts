@@ -1,3 +1,4 @@
+import type { Etcd3 } from 'etcd3';
 import { Agent } from '../../src/agent/agent.js';
 import { Cluster } from '../../src/agent/cluster.js';
 import type { Config } from '../../src/config/schema.js';
@@ -27,7 +28,7 @@ export async function startAgents(
   options: { count?: number; config?: Partial<Record<string, unknown>>; afterStep?: (agentId: string, step: StepName, journal: Journal) => Promise<void> } = {},
 ): Promise<RunningAgents> {
   const config = cluster.config(options.config ?? {});
-  const etcds = [];
+  const etcds: Etcd3[] = [];
   const agents: Agent[] = [];
   const level = process.env.FAILOVER_TEST_LOG ?? 'silent';
   for (let i = 1; i <= (options.count ?? 3); i++) {
