@@ -33,6 +33,8 @@ export interface RoundContext {
   engine: Docker;
   probeIntervalMs: number;
   log: (line: string) => void;
+  /** Told the undo of the fault in force (null once undone), so that Ctrl-C can undo it. */
+  onFault?: (restore: (() => Promise<void>) | null) => void;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,6 +105,7 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
     // Spread the fault over the agents' probe cycle, or every round would look alike.
     await sleep(1000 + Math.random() * ctx.probeIntervalMs);
     faultAt = Date.now();
+    ctx.onFault?.(() => fault.restore());
     await fault.inject();
     const published = await until('a new published primary', 60_000, async () => {
       const p = await ctx.store.published();
@@ -141,6 +144,7 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
   // Bring the old primary back as a person would; the agents must rebuild it as a replica.
   const restoredAt = Date.now();
   await fault.restore();
+  ctx.onFault?.(null);
   try {
     const primary = result.to ?? from;
     await until(`${from} streaming again`, 120_000, async () => (await streamingTo(ctx, primary)).includes(from), 50);

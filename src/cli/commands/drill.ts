@@ -39,7 +39,23 @@ export function registerDrill(program: Command): void {
       }
       const { etcd, store } = await openStore(access.config);
       const reports = [];
-      const context = { access, store, engine: engineFor(access.config.nodes[0]?.docker), probeIntervalMs: access.config.timings.probeIntervalMs, log: (l: string) => process.stderr.write(`${l}\n`) };
+      // Ctrl-C undoes the fault in force (unpause, reconnect, restart) before leaving.
+      let undo: (() => Promise<void>) | null = null;
+      const interrupted = () => {
+        process.stderr.write('drill: interrupted; undoing the fault in force\n');
+        void (undo ? undo() : Promise.resolve()).finally(() => process.exit(130));
+      };
+      process.once('SIGINT', interrupted);
+      const context = {
+        access,
+        store,
+        engine: engineFor(access.config.nodes[0]?.docker),
+        probeIntervalMs: access.config.timings.probeIntervalMs,
+        log: (l: string) => process.stderr.write(`${l}\n`),
+        onFault: (restore: (() => Promise<void>) | null) => {
+          undo = restore;
+        },
+      };
       try {
         // A drill never starts on a cluster that is already in trouble.
         try {
@@ -68,6 +84,7 @@ export function registerDrill(program: Command): void {
           }
         }
       } finally {
+        process.removeListener('SIGINT', interrupted);
         etcd.close();
       }
       if (options.json) printJson(reports.length === 1 ? reports[0] : reports);
