@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { killContainer, startContainer, stopContainer } from '../docker/engine.js';
 
-export const SCENARIOS = ['kill-primary', 'stop-primary', 'pause-primary', 'partition-primary', 'switchover'] as const;
+export const SCENARIOS = ['kill-primary', 'stop-primary', 'pause-primary', 'partition-primary', 'kill-leader', 'switchover'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Fault {
@@ -15,6 +15,8 @@ export interface FaultTarget {
   container: string;
   /** For `switchover`: files a promote request for another node and waits for its outcome. */
   promote: () => Promise<void>;
+  /** For `kill-leader`: resolves with the container of the agent that leads the failover, once it has started one. */
+  leaderContainerDuringFailover: () => Promise<string>;
 }
 
 export async function faultFor(scenario: Scenario, target: FaultTarget): Promise<Fault> {
@@ -25,6 +27,21 @@ export async function faultFor(scenario: Scenario, target: FaultTarget): Promise
       return { inject: target.promote, restore: async () => undefined };
     case 'kill-primary':
       return { inject: () => killContainer(engine, container), restore: () => startContainer(engine, container) };
+    case 'kill-leader': {
+      // The primary dies, and the agent leading its failover dies half way: another agent must finish it.
+      let leader: string | null = null;
+      return {
+        inject: async () => {
+          await killContainer(engine, container);
+          leader = await target.leaderContainerDuringFailover();
+          await killContainer(engine, leader);
+        },
+        restore: async () => {
+          if (leader) await startContainer(engine, leader);
+          await startContainer(engine, container);
+        },
+      };
+    }
     case 'stop-primary':
       return { inject: () => stopContainer(engine, container, 10), restore: () => startContainer(engine, container) };
     case 'pause-primary':

@@ -96,7 +96,12 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
   const writer = new Writer(ctx.access, ctx.store, round);
   const monitor = new SplitBrainMonitor(ctx.access);
   const other = ctx.access.config.nodes.find((n) => n.name !== from)!;
-  const fault = await faultFor(scenario, { engine: ctx.engine, container: primaryNode.container, promote: () => requestPromote(ctx, other.name) });
+  const fault = await faultFor(scenario, {
+    engine: ctx.engine,
+    container: primaryNode.container,
+    promote: () => requestPromote(ctx, other.name),
+    leaderContainerDuringFailover: () => leaderContainerDuringFailover(ctx),
+  });
   const result: RoundResult = { round, scenario, from, to: null, epoch: null, detectMs: null, rtoMs: null, convergeMs: null, rejoinMs: null, gapMs: null, acked: 0, lost: 0, splitBrain: false };
   writer.start();
   monitor.start();
@@ -173,4 +178,17 @@ async function requestPromote(ctx: RoundContext, target: string): Promise<void> 
   const outcome = await until('the switchover to finish', 60_000, () => ctx.store.result(id), 20);
   await ctx.store.etcd.delete().key(ctx.store.keys.requestResult(id));
   if (!outcome.ok) throw new Error(`switchover refused: ${outcome.error}`);
+}
+
+/**
+ * Waits until a failover journal exists, then names the container of the agent
+ * leading it: in the lab, the compose service of an agent is named after its id.
+ */
+async function leaderContainerDuringFailover(ctx: RoundContext): Promise<string> {
+  await until('a failover under way', 30_000, () => ctx.store.journal(), 5);
+  const leader = await until('the leader agent', 5000, () => ctx.store.leader(), 5);
+  const containers = await ctx.engine.listContainers({ filters: { label: [`com.docker.compose.service=${leader}`] } });
+  const found = containers[0]?.Names[0]?.replace(/^\//, '');
+  if (!found) throw new Error(`no container found for agent ${leader} (expected a compose service named after it)`);
+  return found;
 }
