@@ -48,7 +48,7 @@ export function timelineSvg(round: RoundResult): string {
     parts.push(`<line x1="${x(t).toFixed(1)}" x2="${x(t).toFixed(1)}" y1="${PAD - 10}" y2="${HEIGHT - PAD}" stroke="${colour}" stroke-dasharray="4 3"/>`);
     parts.push(`<text x="${(x(t) + 3).toFixed(1)}" y="${PAD - 12 + (i % 2) * 12}" font-size="11" fill="${colour}">${label} ${t} ms</text>`);
   });
-  nodes.forEach((node, i) => parts.push(`<text x="${WIDTH - PAD - 120}" y="${PAD + 14 * i}" font-size="11" fill="${colourOf(node)}">■ writes on ${escape(node)}</text>`));
+  nodes.forEach((node, i) => parts.push(`<text x="${PAD + 160 + 150 * i}" y="${HEIGHT - 8}" font-size="11" fill="${colourOf(node)}">■ writes on ${escape(node)}</text>`));
   const title = `${round.scenario} round ${round.round}: ${round.from} → ${round.to ?? '?'}; writes per ${bucketMs} ms; lost ${round.lost}${round.splitBrain ? '; SPLIT BRAIN' : ''}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif">`,
