@@ -9,7 +9,8 @@ import type { Leadership } from '../dcs/leadership.js';
 import { encode, type HistoryRecord, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
 import { describeError, withClient } from '../postgres/connection.js';
 import type { Cluster } from './cluster.js';
-import { fence, markStandby, rebuild, repoint } from './node-ops.js';
+import { fence, markStandby } from './node-ops.js';
+import { Rejoiner } from './rejoiner.js';
 import { Observer } from './observer.js';
 import { OperationRunner } from './operation.js';
 
@@ -43,9 +44,7 @@ export class Agent {
   /** The node a Docker event was just received for: the next tick decides on it without probing first. */
   private eventFor: string | null = null;
   private readonly unfollow: Array<() => void> = [];
-  private readonly rejoining = new Set<string>();
-  private readonly repointedAt = new Map<string, number>();
-  private readonly rebuiltAt = new Map<string, number>();
+  private readonly rejoiner: Rejoiner;
   private lastVerdict = '';
   private lastVerdictAt = 0;
   private etcdHealthy = true;
@@ -61,6 +60,7 @@ export class Agent {
   ) {
     this.observer = new Observer(cluster, options.agentId, Date.now());
     this.runner = new OperationRunner(cluster, leadership, options.afterStep);
+    this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {});
   }
 
   get id(): string {
@@ -304,7 +304,7 @@ export class Agent {
         return;
       }
       case 'rejoin':
-        this.rejoin(action.node, action.reason, published);
+        this.rejoiner.rejoin(action.node, action.reason, published);
         return;
     }
   }
@@ -328,7 +328,7 @@ export class Agent {
     }
     if (outcome.ok) {
       // The operation re-pointed the other replicas: give them time to follow before the rejoin rule judges them.
-      for (const node of this.cluster.nodes) if (node.name !== journal.to) this.repointedAt.set(node.name, Date.now());
+      this.rejoiner.operationRepointed(journal.to);
       this.cluster.log.warn({ op: journal.id, epoch: outcome.published.epoch, primary: outcome.published.name, ms: Date.now() - journal.startedAt }, `${journal.kind} finished`);
     } else {
       this.cluster.log.error({ op: journal.id, step: outcome.journal.step, error: outcome.error }, `${journal.kind} interrupted`);
@@ -353,53 +353,6 @@ export class Agent {
     if (result.succeeded) this.cluster.log.info({ node: name, epoch: 1, timeline }, 'published the first primary');
   }
 
-  /** The node the last failover fenced: its WAL likely went past the fork. */
-  private async wasOldPrimary(name: string): Promise<boolean> {
-    const [latest] = await this.cluster.store.history();
-    // After a switchover the old primary stopped cleanly and is meant to follow: it gets the grace too.
-    return latest?.kind === 'failover' && latest.from === name;
-  }
-
-  /**
-   * A replica that does not stream from the published primary: first the cheap
-   * re-point; if it still does not stream, or it is on an older timeline (a
-   * returning old primary whose WAL went past the fork), rebuild it.
-   */
-  private rejoin(name: string, reason: string, published: Published | null): void {
-    const node = this.cluster.node(name);
-    const primary = published ? this.cluster.node(published.name) : undefined;
-    if (!node || !primary || this.rejoining.has(name)) return;
-    this.rejoining.add(name);
-    const log = this.cluster.log.child({ node: name, primary: primary.name, epoch: published?.epoch });
-    const began = Date.now();
-    void (async () => {
-      try {
-        const lastRepoint = this.repointedAt.get(name);
-        const inGrace = lastRepoint !== undefined && Date.now() - lastRepoint < this.cluster.config.timings.rejoinGraceMs;
-        const oldPrimary = await this.wasOldPrimary(name);
-        if (inGrace && !oldPrimary) return;
-        // A freshly rebuilt standby needs a moment to start streaming; until then it looks like it needs rebuilding.
-        const rebuiltAt = this.rebuiltAt.get(name);
-        if (rebuiltAt !== undefined && Date.now() - rebuiltAt < Math.max(this.cluster.config.timings.rejoinGraceMs, 5000)) return;
-        const repointedRecently = lastRepoint !== undefined && Date.now() - lastRepoint < 30_000;
-        if (!oldPrimary && !repointedRecently) {
-          log.info({ reason }, 're-pointing replica');
-          await repoint(this.cluster, node, primary);
-          this.repointedAt.set(name, Date.now());
-        } else {
-          log.warn({ reason }, 'rebuilding replica with pg_basebackup');
-          await rebuild(this.cluster, node, primary, this.options.helperLabels ?? {});
-          this.repointedAt.delete(name);
-          this.rebuiltAt.set(name, Date.now());
-          log.info({ ms: Date.now() - began }, 'replica rebuilt');
-        }
-      } catch (error) {
-        log.error({ error: describeError(error) }, 'rejoin failed');
-      } finally {
-        this.rejoining.delete(name);
-      }
-    })();
-  }
 }
 
 function viewSignature(view: AgentView): string {

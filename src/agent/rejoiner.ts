@@ -1,0 +1,74 @@
+import type { Published } from '../core/types.js';
+import { describeError } from '../postgres/connection.js';
+import type { Cluster } from './cluster.js';
+import { rebuild, repoint } from './node-ops.js';
+
+/**
+ * Brings a standby that does not stream from the published primary back: the cheap
+ * re-point first, the always-correct rebuild when that did not help or cannot (a
+ * node on an older timeline that a failover fenced). It gives nodes time to
+ * follow after an operation re-pointed them, and after a rebuild.
+ */
+export class Rejoiner {
+  private readonly rejoining = new Set<string>();
+  private readonly repointedAt = new Map<string, number>();
+  private readonly rebuiltAt = new Map<string, number>();
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly helperLabels: Record<string, string>,
+  ) {}
+
+  /** An operation re-pointed every node but its target: the rejoin rule waits before judging them. */
+  operationRepointed(target: string): void {
+    for (const node of this.cluster.nodes) if (node.name !== target) this.repointedAt.set(node.name, Date.now());
+  }
+
+  /** The node the last failover fenced: its WAL likely went past the fork. */
+  private async wasOldPrimary(name: string): Promise<boolean> {
+    const [latest] = await this.cluster.store.history();
+    // After a switchover the old primary stopped cleanly and is meant to follow: it gets the grace too.
+    return latest?.kind === 'failover' && latest.from === name;
+  }
+
+  /**
+   * A replica that does not stream from the published primary: first the cheap
+   * re-point; if it still does not stream, or it is on an older timeline (a
+   * returning old primary whose WAL went past the fork), rebuild it.
+   */
+  rejoin(name: string, reason: string, published: Published | null): void {
+    const node = this.cluster.node(name);
+    const primary = published ? this.cluster.node(published.name) : undefined;
+    if (!node || !primary || this.rejoining.has(name)) return;
+    this.rejoining.add(name);
+    const log = this.cluster.log.child({ node: name, primary: primary.name, epoch: published?.epoch });
+    const began = Date.now();
+    void (async () => {
+      try {
+        const lastRepoint = this.repointedAt.get(name);
+        const inGrace = lastRepoint !== undefined && Date.now() - lastRepoint < this.cluster.config.timings.rejoinGraceMs;
+        const oldPrimary = await this.wasOldPrimary(name);
+        if (inGrace && !oldPrimary) return;
+        // A freshly rebuilt standby needs a moment to start streaming; until then it looks like it needs rebuilding.
+        const rebuiltAt = this.rebuiltAt.get(name);
+        if (rebuiltAt !== undefined && Date.now() - rebuiltAt < Math.max(this.cluster.config.timings.rejoinGraceMs, 5000)) return;
+        const repointedRecently = lastRepoint !== undefined && Date.now() - lastRepoint < 30_000;
+        if (!oldPrimary && !repointedRecently) {
+          log.info({ reason }, 're-pointing replica');
+          await repoint(this.cluster, node, primary);
+          this.repointedAt.set(name, Date.now());
+        } else {
+          log.warn({ reason }, 'rebuilding replica with pg_basebackup');
+          await rebuild(this.cluster, node, primary, this.helperLabels);
+          this.repointedAt.delete(name);
+          this.rebuiltAt.set(name, Date.now());
+          log.info({ ms: Date.now() - began }, 'replica rebuilt');
+        }
+      } catch (error) {
+        log.error({ error: describeError(error) }, 'rejoin failed');
+      } finally {
+        this.rejoining.delete(name);
+      }
+    })();
+  }
+}
