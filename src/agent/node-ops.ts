@@ -32,11 +32,10 @@ export async function markStandby(cluster: Cluster, node: NodeConfig): Promise<v
 /**
  * Tells a fenced, stopped node how to come back: the node image's entrypoint reads
  * pg-failover.rebuild at its next start and clones `primary` before PostgreSQL starts
- * (the slot is created here first). An image without that support (the official
+ * (the caller creates the node's slot on `primary` before publishing it). An image without that support (the official
  * postgres image) ignores the file; the rejoin rule's rebuild covers it.
  */
 export async function leaveRebuildMarker(cluster: Cluster, node: NodeConfig, primary: NodeConfig): Promise<void> {
-  await ensureSlot(cluster, primary, cluster.slotOf(node));
   const marker = [`PRIMARY_HOST=${replicationHostOf(primary)}`, `PRIMARY_PORT=${primary.replicationPort}`, `REPLICATION_SLOT=${cluster.slotOf(node)}`, ''].join('\n');
   await putFile(cluster.engine(node), node.container, `${await pgdataOf(cluster, node)}/pg-failover.rebuild`, marker);
 }

@@ -3,7 +3,7 @@ import { encode, type HistoryRecord } from '../dcs/store.js';
 import type { Published } from '../core/types.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { Cluster } from './cluster.js';
-import { awaitReplay, dropSlot, fence, leaveRebuildMarker, markStandby, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
+import { awaitReplay, dropSlot, ensureSlot, fence, leaveRebuildMarker, markStandby, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
 import { parseLsn } from '../core/lsn.js';
 import { describeError } from '../postgres/connection.js';
 
@@ -78,14 +78,16 @@ export class OperationRunner {
         this.replayed = awaitReplay(this.cluster, to, 10_000);
         this.replayed.catch(() => undefined);
         await fence(this.cluster, from);
-        // Killed and kept down, it takes no writes; the standby.signal that keeps a manual
-        // start read-only is written alongside the next steps and awaited before publishing.
-        this.marking = markStandby(this.cluster, from);
+        // Killed and kept down, it takes no writes. What makes a manual start safe and quick
+        // (standby.signal, and the rebuild marker naming the candidate) is written alongside
+        // the next steps and awaited before publishing, so it is in place before anyone
+        // could learn of the new primary.
+        this.marking = this.prepareReturn(journal);
         this.marking.catch(() => undefined);
         return {};
       case 'stop-old': {
         const lsn = await stopCleanly(this.cluster, from);
-        this.marking = markStandby(this.cluster, from);
+        this.marking = this.prepareReturn(journal);
         this.marking.catch(() => undefined);
         return lsn ? { targetLsn: lsn } : {};
       }
@@ -102,7 +104,12 @@ export class OperationRunner {
         this.timeline = await verifyWrite(this.cluster, to);
         return {};
       case 'publish': {
-        await (this.marking ?? markStandby(this.cluster, from));
+        // The slot the returning old primary will clone and stream on: created on the new
+        // primary (now writable, a warm connection away) before anyone can learn of it.
+        await Promise.all([
+          this.marking ?? this.prepareReturn(journal),
+          journal.kind === 'failover' ? ensureSlot(this.cluster, to, this.cluster.slotOf(from)).catch(() => undefined) : Promise.resolve(),
+        ]);
         // Resumed by a new leader, the timeline was not carried over: ask again (verify-write is idempotent).
         const timeline = this.timeline ?? (await verifyWrite(this.cluster, to));
         const published: Published = {
@@ -125,11 +132,6 @@ export class OperationRunner {
       case 'repoint-replicas': {
         const others = this.cluster.nodes.filter((n) => n.name !== from.name && n.name !== to.name);
         await dropSlot(this.cluster, to, this.cluster.slotOf(to)).catch(() => undefined);
-        if (journal.kind === 'failover') {
-          await leaveRebuildMarker(this.cluster, from, to).catch((error) =>
-            this.cluster.log.warn({ node: from.name, error: describeError(error) }, 'could not leave a rebuild marker; rejoin will rebuild it'),
-          );
-        }
         // A replica that cannot be re-pointed now is left to the rejoin rule; the operation is not held back by it.
         await Promise.all(others.map((replica) => repoint(this.cluster, replica, to).catch((error) => this.cluster.log.warn({ node: replica.name, error: describeError(error) }, 're-point failed; rejoin will rebuild it'))));
         return {};
@@ -137,6 +139,23 @@ export class OperationRunner {
       case 'done':
         return {};
     }
+  }
+
+  /**
+   * Makes the stopped old primary safe and quick to start again: standby.signal always;
+   * after a failover also the rebuild marker naming the new primary (a switchover's old
+   * primary follows without a re-clone).
+   */
+  private async prepareReturn(journal: Journal): Promise<void> {
+    const from = this.node(journal.from);
+    await Promise.all([
+      markStandby(this.cluster, from),
+      journal.kind === 'failover'
+        ? leaveRebuildMarker(this.cluster, from, this.node(journal.to)).catch((error) =>
+            this.cluster.log.warn({ node: from.name, error: describeError(error) }, 'could not leave a rebuild marker; rejoin will rebuild it'),
+          )
+        : Promise.resolve(),
+    ]);
   }
 
   private publishWrites(journal: Journal, published: Published): Array<{ key: string; value: string }> {

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { killContainer, startContainer, stopContainer } from '../docker/engine.js';
 
-export const SCENARIOS = ['kill-primary', 'stop-primary', 'pause-primary', 'partition-primary', 'kill-leader', 'switchover'] as const;
+export const SCENARIOS = ['kill-primary', 'stop-primary', 'pause-primary', 'partition-primary', 'kill-leader', 'restart-old-primary', 'switchover'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Fault {
@@ -26,6 +26,9 @@ export async function faultFor(scenario: Scenario, target: FaultTarget): Promise
     case 'switchover':
       return { inject: target.promote, restore: async () => undefined };
     case 'kill-primary':
+    // restart-old-primary: the same fault, but the round starts the old primary again
+    // the moment a new one is published, while the split-brain monitor is watching.
+    case 'restart-old-primary':
       return { inject: () => killContainer(engine, container), restore: () => startContainer(engine, container) };
     case 'kill-leader': {
       // The primary dies, and the agent leading its failover dies half way: another agent must finish it.

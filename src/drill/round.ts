@@ -106,6 +106,7 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
   writer.start();
   monitor.start();
   let faultAt = Date.now();
+  let restoredEarlyAt: number | null = null;
   try {
     // Spread the fault over the agents' probe cycle, or every round would look alike.
     await sleep(1000 + Math.random() * ctx.probeIntervalMs);
@@ -118,6 +119,10 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
     });
     result.to = published.name;
     result.epoch = published.epoch;
+    if (scenario === 'restart-old-primary') {
+      restoredEarlyAt = Date.now();
+      await fault.restore();
+    }
     const record = (await ctx.store.history()).find((h) => h.epoch === published.epoch);
     if (record?.startedAt !== undefined) result.detectMs = record.startedAt - faultAt;
     const firstAck = await until('a write accepted by the new primary', 30_000, async () => writer.acks.find((a) => a.node === published.name));
@@ -147,7 +152,7 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
     result.lost = writer.acks.filter((a) => !stored.has(a.seq)).length;
   }
   // Bring the old primary back as a person would; the agents must rebuild it as a replica.
-  const restoredAt = Date.now();
+  const restoredAt = restoredEarlyAt ?? Date.now();
   await fault.restore();
   ctx.onFault?.(null);
   try {
