@@ -9,7 +9,7 @@ import type { Leadership } from '../dcs/leadership.js';
 import { encode, type HistoryRecord, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
 import { describeError, withClient } from '../postgres/connection.js';
 import type { Cluster } from './cluster.js';
-import { fence, markStandby } from './node-ops.js';
+import { fence, prepareForReturn } from './node-ops.js';
 import { Rejoiner } from './rejoiner.js';
 import { Observer } from './observer.js';
 import { OperationRunner } from './operation.js';
@@ -299,7 +299,7 @@ export class Agent {
         if (!node) return;
         log.warn({ node: action.node, reason: action.reason }, 'fencing a stray primary');
         await fence(this.cluster, node)
-          .then(() => markStandby(this.cluster, node))
+          .then(() => prepareForReturn(this.cluster, node, null))
           .catch((error) => log.error({ node: action.node, error: describeError(error) }, 'fencing failed'));
         return;
       }

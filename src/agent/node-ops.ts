@@ -1,5 +1,5 @@
 import { replicationHostOf, type NodeConfig } from '../config/schema.js';
-import { disableRestart, execIn, killContainer, putFile, runWithVolumesOf, signalAndWaitForExit, startContainer, stopContainer } from '../docker/engine.js';
+import { disableRestart, execIn, killContainer, putFiles, runWithVolumesOf, signalAndWaitForExit, startContainer, stopContainer } from '../docker/engine.js';
 import { describeError } from '../postgres/connection.js';
 import { formatLsn, tryParseLsn } from '../core/lsn.js';
 import type { Cluster } from './cluster.js';
@@ -13,7 +13,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Fences a node so it cannot take writes: SIGKILL its container and keep Docker
- * from restarting it. `markStandby` must follow before the operation publishes.
+ * from restarting it. `prepareForReturn` must follow before the operation publishes.
  */
 export async function fence(cluster: Cluster, node: NodeConfig): Promise<void> {
   const engine = cluster.engine(node);
@@ -21,29 +21,25 @@ export async function fence(cluster: Cluster, node: NodeConfig): Promise<void> {
 }
 
 /**
- * Leaves a standby.signal in a stopped node's data directory (Docker's archive API
- * reaches a stopped container's volumes): started again by anyone, it comes up
- * read-only instead of as a second primary.
+ * Tells a fenced, stopped node how to come back: with `primary`, the node image's
+ * entrypoint reads pg-failover.rebuild at its next start and clones that primary
+ * before PostgreSQL starts (the caller creates the node's slot there before
+ * publishing it). An image without that support (the official postgres image)
+ * ignores the file, comes up read-only from standby.signal, and the rejoin rule
+ * rebuilds it. Both files go in one archive: each archive call mounts the container.
  */
-export async function markStandby(cluster: Cluster, node: NodeConfig): Promise<void> {
-  await putFile(cluster.engine(node), node.container, `${await pgdataOf(cluster, node)}/standby.signal`, '');
-}
-
-/**
- * Tells a fenced, stopped node how to come back: the node image's entrypoint reads
- * pg-failover.rebuild at its next start and clones `primary` before PostgreSQL starts
- * (the caller creates the node's slot on `primary` before publishing it). An image without that support (the official
- * postgres image) ignores the file; the rejoin rule's rebuild covers it.
- */
-export async function leaveRebuildMarker(cluster: Cluster, node: NodeConfig, primary: NodeConfig): Promise<void> {
-  const marker = [`PRIMARY_HOST=${replicationHostOf(primary)}`, `PRIMARY_PORT=${primary.replicationPort}`, `REPLICATION_SLOT=${cluster.slotOf(node)}`, ''].join('\n');
-  await putFile(cluster.engine(node), node.container, `${await pgdataOf(cluster, node)}/pg-failover.rebuild`, marker);
+export async function prepareForReturn(cluster: Cluster, node: NodeConfig, primary: NodeConfig | null): Promise<void> {
+  const files: Record<string, string> = { 'standby.signal': '' };
+  if (primary) {
+    files['pg-failover.rebuild'] = [`PRIMARY_HOST=${replicationHostOf(primary)}`, `PRIMARY_PORT=${primary.replicationPort}`, `REPLICATION_SLOT=${cluster.slotOf(node)}`, ''].join('\n');
+  }
+  await putFiles(cluster.engine(node), node.container, await pgdataOf(cluster, node), files);
 }
 
 /**
  * A clean (fast) shutdown: the walsenders ship all WAL, the shutdown checkpoint
  * included, and wait for connected standbys to confirm it before the server exits.
- * Returns the last WAL position seen before the stop. `markStandby` must follow
+ * Returns the last WAL position seen before the stop. `prepareForReturn` must follow
  * before the operation publishes, so that the node can only come back as a standby.
  */
 export async function stopCleanly(cluster: Cluster, node: NodeConfig): Promise<string | null> {

@@ -3,7 +3,7 @@ import { encode, type HistoryRecord } from '../dcs/store.js';
 import type { Published } from '../core/types.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { Cluster } from './cluster.js';
-import { awaitReplay, dropSlot, ensureSlot, fence, leaveRebuildMarker, markStandby, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
+import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
 import { parseLsn } from '../core/lsn.js';
 import { describeError } from '../postgres/connection.js';
 
@@ -147,15 +147,7 @@ export class OperationRunner {
    * primary follows without a re-clone).
    */
   private async prepareReturn(journal: Journal): Promise<void> {
-    const from = this.node(journal.from);
-    await Promise.all([
-      markStandby(this.cluster, from),
-      journal.kind === 'failover'
-        ? leaveRebuildMarker(this.cluster, from, this.node(journal.to)).catch((error) =>
-            this.cluster.log.warn({ node: from.name, error: describeError(error) }, 'could not leave a rebuild marker; rejoin will rebuild it'),
-          )
-        : Promise.resolve(),
-    ]);
+    await prepareForReturn(this.cluster, this.node(journal.from), journal.kind === 'failover' ? this.node(journal.to) : null);
   }
 
   private publishWrites(journal: Journal, published: Published): Array<{ key: string; value: string }> {

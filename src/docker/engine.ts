@@ -181,15 +181,16 @@ export async function execIn(
   }
 }
 
-/** Writes one file into a container, running or stopped (volumes included), as a one-entry tar. */
-export async function putFile(engine: Docker, container: string, path: string, content: string, uid = 0, gid = 0): Promise<void> {
-  const slash = path.lastIndexOf('/');
-  const dir = path.slice(0, slash) || '/';
-  const name = path.slice(slash + 1);
-  await engine.getContainer(container).putArchive(tarOf(name, Buffer.from(content), uid, gid), { path: dir });
+/**
+ * Writes files into one directory of a container, running or stopped (volumes
+ * included), in one archive: each archive call mounts the container.
+ */
+export async function putFiles(engine: Docker, container: string, dir: string, files: Record<string, string>): Promise<void> {
+  const entries = Object.entries(files).map(([name, content]) => tarEntry(name, Buffer.from(content), 0, 0));
+  await engine.getContainer(container).putArchive(Buffer.concat([...entries, Buffer.alloc(1024, 0)]), { path: dir });
 }
 
-function tarOf(name: string, body: Buffer, uid: number, gid: number): Buffer {
+function tarEntry(name: string, body: Buffer, uid: number, gid: number): Buffer {
   const header = Buffer.alloc(512, 0);
   const field = (value: string, offset: number, length: number) => header.write(value, offset, length, 'ascii');
   const octal = (value: number, length: number) => value.toString(8).padStart(length - 1, '0') + '\0';
@@ -208,7 +209,7 @@ function tarOf(name: string, body: Buffer, uid: number, gid: number): Buffer {
   for (const byte of header) sum += byte;
   field(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8);
   const padding = Buffer.alloc((512 - (body.length % 512)) % 512, 0);
-  return Buffer.concat([header, body, padding, Buffer.alloc(1024, 0)]);
+  return Buffer.concat([header, body, padding]);
 }
 
 export interface ContainerEvent {
