@@ -66,16 +66,8 @@ export function stepsOf(kind: OperationKind): StepName[] {
   return [...(kind === 'failover' ? FAILOVER_STEPS : SWITCHOVER_STEPS)];
 }
 
-export interface StartOperation {
-  id: string;
-  kind: OperationKind;
-  from: string;
-  to: string;
-  epoch: number;
-  reason: string;
-  requestedBy: string;
-  now: number;
-}
+/** What starts an operation: the journal's identity, and the time it starts. */
+export type StartOperation = Pick<Journal, 'id' | 'kind' | 'from' | 'to' | 'epoch' | 'reason' | 'requestedBy'> & { now: number };
 
 export function startOperation(start: StartOperation): Journal {
   const { id, kind, from, to, epoch, reason, requestedBy, now } = start;
