@@ -60,7 +60,7 @@ export class Agent {
   ) {
     this.observer = new Observer(cluster, options.agentId, Date.now());
     this.runner = new OperationRunner(cluster, leadership, options.afterStep);
-    this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {});
+    this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader());
   }
 
   get id(): string {

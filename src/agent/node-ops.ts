@@ -7,8 +7,6 @@ import type { Cluster } from './cluster.js';
 // The I/O of one operation step, on one node. Each function is idempotent, so a
 // leader that resumes a journal can run a step again safely.
 
-const pgdataOf = (cluster: Cluster, node: NodeConfig) => cluster.pgdataOf(node);
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -33,7 +31,7 @@ export async function prepareForReturn(cluster: Cluster, node: NodeConfig, prima
   if (primary) {
     files['pg-failover.rebuild'] = [`PRIMARY_HOST=${replicationHostOf(primary)}`, `PRIMARY_PORT=${primary.replicationPort}`, `REPLICATION_SLOT=${cluster.slotOf(node)}`, ''].join('\n');
   }
-  await putFiles(cluster.engine(node), node.container, await pgdataOf(cluster, node), files);
+  await putFiles(cluster.engine(node), node.container, await cluster.pgdataOf(node), files);
 }
 
 /**
@@ -123,7 +121,7 @@ export async function promote(cluster: Cluster, node: NodeConfig, limitMs = 30_0
   const client = await cluster.pool(node).connect();
   try {
     const inRecovery = async () => (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
-    const [recovering, pgdata] = await Promise.all([inRecovery(), pgdataOf(cluster, node)]);
+    const [recovering, pgdata] = await Promise.all([inRecovery(), cluster.pgdataOf(node)]);
     if (!recovering) {
       client.release();
       return;
@@ -217,7 +215,7 @@ export async function rebuild(cluster: Cluster, node: NodeConfig, primary: NodeC
   await ensureSlot(cluster, primary, slot);
   await disableRestart(engine, node.container).catch(() => undefined);
   await stopContainer(engine, node.container, 10);
-  const pgdata = await pgdataOf(cluster, node);
+  const pgdata = await cluster.pgdataOf(node);
   const conninfo = `host=${replicationHostOf(primary)} port=${primary.replicationPort} user=${cluster.config.replication.user} application_name=${node.name}-basebackup`;
   const script = [
     'set -e',

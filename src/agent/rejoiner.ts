@@ -17,6 +17,8 @@ export class Rejoiner {
   constructor(
     private readonly cluster: Cluster,
     private readonly helperLabels: Record<string, string>,
+    /** Checked right before touching the node: a deposed leader must not stop a node a new leader now owns. */
+    private readonly stillLeading: () => boolean,
   ) {}
 
   /** An operation re-pointed every node but its target: the rejoin rule waits before judging them. */
@@ -53,6 +55,7 @@ export class Rejoiner {
         const rebuiltAt = this.rebuiltAt.get(name);
         if (rebuiltAt !== undefined && Date.now() - rebuiltAt < Math.max(this.cluster.config.timings.rejoinGraceMs, 5000)) return;
         const repointedRecently = lastRepoint !== undefined && Date.now() - lastRepoint < 30_000;
+        if (!this.stillLeading()) return;
         if (!oldPrimary && !repointedRecently) {
           log.info({ reason }, 're-pointing replica');
           await repoint(this.cluster, node, primary);

@@ -20,8 +20,6 @@ export function createEtcd(options: EtcdOptions): Etcd3 {
   });
 }
 
-export class EtcdUnavailable extends Error {}
-
 export function describeEtcdError(error: unknown, endpoints: string[]): string {
   const message = error instanceof Error ? error.message : String(error);
   return `etcd at ${endpoints.join(',')} is unreachable (${message.split('\n')[0]})`;

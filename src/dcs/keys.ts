@@ -11,7 +11,6 @@ export interface Keys {
   journal: string;
   paused: string;
   request: string;
-  requestResultPrefix: string;
   requestResult(id: string): string;
   verdict: string;
 }
@@ -29,7 +28,6 @@ export function keysFor(prefix: string, cluster: string): Keys {
     journal: `${root}/journal`,
     paused: `${root}/paused`,
     request: `${root}/request`,
-    requestResultPrefix: `${root}/results/`,
     requestResult: (id) => `${root}/results/${id}`,
     verdict: `${root}/verdict`,
   };

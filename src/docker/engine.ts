@@ -248,10 +248,10 @@ export async function followContainerEvents(engine: Docker, onEvent: (event: Con
   return () => stream.destroy();
 }
 
-/** Network names a container is attached to (the rebuild helper joins the same one). */
-export async function networksOf(engine: Docker, container: string): Promise<string[]> {
-  const info = await engine.getContainer(container).inspect();
-  return Object.keys(info.NetworkSettings.Networks ?? {});
+/** The user-defined network among a container's networks: the default bridge has no name resolution. */
+export function userNetworkOf(networks: Record<string, unknown> | undefined): string | undefined {
+  const names = Object.keys(networks ?? {});
+  return names.find((n) => !['bridge', 'host', 'none'].includes(n)) ?? names[0];
 }
 
 /**
@@ -268,9 +268,7 @@ export async function runWithVolumesOf(
   if (options.requireMount && !(info.Mounts ?? []).some((m) => m.Destination === options.requireMount)) {
     throw new Error(`${container} has no volume at ${options.requireMount}; a rebuild cannot reach its data directory`);
   }
-  const networks = Object.keys(info.NetworkSettings.Networks ?? {});
-  // The default bridge has no name resolution: prefer the user-defined network the nodes share.
-  const network = networks.find((n) => !['bridge', 'host', 'none'].includes(n)) ?? networks[0];
+  const network = userNetworkOf(info.NetworkSettings.Networks);
   const helper = await engine.createContainer({
     Image: info.Config.Image,
     Entrypoint: [],

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { killContainer, startContainer, stopContainer } from '../docker/engine.js';
+import { killContainer, startContainer, stopContainer, userNetworkOf } from '../docker/engine.js';
 
 export const SCENARIOS = ['kill-primary', 'stop-primary', 'pause-primary', 'partition-primary', 'kill-leader', 'restart-old-primary', 'switchover'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -58,7 +58,7 @@ export async function faultFor(scenario: Scenario, target: FaultTarget): Promise
       };
     case 'partition-primary': {
       const info = await handle.inspect();
-      const network = Object.keys(info.NetworkSettings.Networks ?? {}).find((n) => !['bridge', 'host', 'none'].includes(n));
+      const network = userNetworkOf(info.NetworkSettings.Networks);
       if (!network) throw new Error(`${container} is on no user-defined network to cut`);
       return {
         inject: () => engine.getNetwork(network).disconnect({ Container: container, Force: true }),

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { docker, startCluster, streamsFrom, type TestCluster } from '../support/cluster.js';
-import { startAgents, type RunningAgents } from '../support/agents.js';
+import { publishedOtherThan, startAgents, verdictWithNote, type RunningAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 
 // Automatic failover with real containers, real etcd and three in-process agents.
@@ -14,13 +14,6 @@ afterEach(async () => {
   agents = undefined;
   cluster = undefined;
 });
-
-async function publishedOtherThan(running: RunningAgents, old: string, timeoutMs = 30_000) {
-  return eventually(async () => {
-    const published = await running.store.published();
-    return published && published.name !== old ? published : undefined;
-  }, `a primary other than ${old}`, timeoutMs, 50);
-}
 
 async function acceptsWrites(c: TestCluster, node: string): Promise<boolean> {
   try {
@@ -147,10 +140,7 @@ describe('automatic failover', () => {
     await new Promise((r) => setTimeout(r, 1500)); // let the agents see the primary's new position
     await docker.getContainer(cluster.node('pgsql').container).kill();
     const running = agents;
-    const verdict = await eventually(async () => {
-      const v = await running.store.verdict();
-      return v?.notes.some((n) => n.includes('failover refused')) ? v : undefined;
-    }, 'a refusal in the verdict', 20_000);
+    const verdict = await verdictWithNote(running, (n) => n.includes('failover refused'), 'a refusal in the verdict');
     expect(verdict.notes.join(' ')).toMatch(/behind/);
     expect(await running.store.published()).toMatchObject({ name: 'pgsql', epoch: 1 });
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allStreamFrom, docker, startCluster, type TestCluster } from '../support/cluster.js';
 import { failoverCli, writeCliConfig } from '../support/cli.js';
-import { startAgents, type RunningAgents } from '../support/agents.js';
+import { publishedOtherThan, startAgents, verdictWithNote, type RunningAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 
 // Maintenance mode and the health command, through the real CLI against real agents.
@@ -56,19 +56,13 @@ describe('pause, resume and health', () => {
 
     await docker.getContainer(cluster.node('pgsql').container).kill();
     const running = agents;
-    const verdict = await eventually(async () => {
-      const v = await running.store.verdict();
-      return v?.notes.some((n) => n.startsWith('paused')) ? v : undefined;
-    }, 'a paused note in the verdict', 20_000);
+    const verdict = await verdictWithNote(running, (n) => n.startsWith('paused'), 'a paused note in the verdict');
     expect(verdict.notes.join(' ')).toMatch(/automatic failover suspended/);
     await new Promise((r) => setTimeout(r, 2000));
     expect(await agents.store.published()).toMatchObject({ name: 'pgsql', epoch: 1 });
 
     expect((await failover('resume')).code).toBe(0);
-    const published = await eventually(async () => {
-      const p = await running.store.published();
-      return p && p.name !== 'pgsql' ? p : undefined;
-    }, 'the failover after resume', 20_000, 50);
+    const published = await publishedOtherThan(running, 'pgsql', 20_000);
     expect(published.epoch).toBe(2);
   });
 });

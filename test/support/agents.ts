@@ -61,3 +61,19 @@ export async function startAgents(
     },
   };
 }
+
+/** Waits until a primary other than `old` is published. */
+export async function publishedOtherThan(running: RunningAgents, old: string, timeoutMs = 30_000) {
+  return eventually(async () => {
+    const published = await running.store.published();
+    return published && published.name !== old ? published : undefined;
+  }, `a primary other than ${old}`, timeoutMs, 50);
+}
+
+/** Waits until the leader's published verdict carries a note that `matches`, and returns it. */
+export async function verdictWithNote(running: RunningAgents, matches: (note: string) => boolean, what: string, timeoutMs = 20_000) {
+  return eventually(async () => {
+    const verdict = await running.store.verdict();
+    return verdict?.notes.some(matches) ? verdict : undefined;
+  }, what, timeoutMs);
+}
