@@ -50,6 +50,41 @@ const credentialSchema = z
     message: 'give passwordEnv or passwordFile',
   });
 
+/** A PgBouncer the leader points at the cluster: its admin console, and its container for the databases file. */
+const pgbouncerSchema = z
+  .object({
+    container: z.string().min(1),
+    /** Where agents reach its admin console. */
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(6432),
+    /** Where a client on the Docker host reaches it (drills, tests). */
+    hostPort: z.number().int().min(1).max(65535).optional(),
+    docker: dockerEndpoint.default({}),
+  })
+  .strict();
+
+const endpointsSchema = z
+  .object({
+    /** The PgBouncer admin user (`admin_users`), with its password from the environment or a file. */
+    admin: credentialSchema.default({ user: 'pgbouncer', passwordEnv: 'PGBOUNCER_ADMIN_PASSWORD' }),
+    /** Follows the published primary. */
+    write: pgbouncerSchema.optional(),
+    /** Spreads reads over the healthy replicas; the primary when none is healthy. */
+    read: pgbouncerSchema.optional(),
+    /** A replica further behind the primary than this leaves the read endpoint. */
+    readMaxLagBytes: z.number().int().min(0).default(16 * 1024 * 1024),
+  })
+  .strict();
+
+const hookSchema = z
+  .object({
+    name: z.string().min(1),
+    /** argv, run without a shell. */
+    command: z.array(z.string().min(1)).min(1),
+    timeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     cluster: nodeName.default('main'),
@@ -82,6 +117,18 @@ export const configSchema = z
      * ~150-300 ms of container process start-up.
      */
     promoteWith: z.enum(['pg_ctl', 'sql']).default('pg_ctl'),
+    /** PgBouncer endpoints that applications use instead of node addresses. */
+    endpoints: endpointsSchema.optional(),
+    /** Commands the leader runs after a promotion is published; they never hold it back. */
+    hooks: z.object({ onRoleChange: z.array(hookSchema).default([]) }).strict().default({ onRoleChange: [] }),
+    /** The agent's HTTP status and metrics server; off when absent. */
+    http: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(1).max(65535),
+      })
+      .strict()
+      .optional(),
     /** A candidate further behind the most advanced known position than this is never promoted automatically. */
     maxLagOnFailover: z.number().int().min(0).default(16 * 1024 * 1024),
   })
@@ -100,6 +147,8 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type NodeConfig = Config['nodes'][number];
 export type Credential = z.infer<typeof credentialSchema>;
+export type PgBouncerConfig = z.infer<typeof pgbouncerSchema>;
+export type HookConfig = z.infer<typeof hookSchema>;
 
 /** Slot names allow only [a-z0-9_]: derived from the node name so every node knows every other's slot. */
 export function slotNameOf(node: string): string {
