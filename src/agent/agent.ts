@@ -13,6 +13,7 @@ import { fence, prepareForReturn } from './node-ops.js';
 import { Rejoiner } from './rejoiner.js';
 import { Observer } from './observer.js';
 import { OperationRunner } from './operation.js';
+import { EndpointSwitcher } from './endpoints.js';
 
 const EVENT_STATES: Record<string, ContainerState> = {
   die: 'exited',
@@ -37,6 +38,7 @@ export interface AgentOptions {
 export class Agent {
   private readonly observer: Observer;
   private readonly runner: OperationRunner;
+  private readonly endpoints: EndpointSwitcher | null;
   private streamingWatch: StreamingWatch = EMPTY_STREAMING_WATCH;
   private stopped = false;
   private crashed = false;
@@ -59,7 +61,8 @@ export class Agent {
     private readonly options: AgentOptions,
   ) {
     this.observer = new Observer(cluster, options.agentId, Date.now());
-    this.runner = new OperationRunner(cluster, leadership, options.afterStep);
+    this.endpoints = EndpointSwitcher.of(cluster);
+    this.runner = new OperationRunner(cluster, leadership, options.afterStep, this.endpoints, () => this.observer.snapshot(Date.now()));
     this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader());
   }
 
@@ -181,6 +184,9 @@ export class Agent {
     const store = this.cluster.store;
     const [published, journal, paused, views, request] = await Promise.all([store.published(), store.journal(), store.paused(), store.views(), store.request()]);
     const others = views.filter((v) => v.agentId !== own.agentId);
+    // Held from the first step of a promotion until it is published; released otherwise.
+    const holding = journal !== null && !isFinished(journal) && !journal.completed.some((c) => c.step === 'publish');
+    this.endpoints?.reconcile(published, own, holding);
     const now = Date.now();
     const lastLsn = published ? this.observer.lastLsnOf(published.name) : null;
     const decision = decide({

@@ -22,6 +22,8 @@ export class Cluster {
   private readonly pgdata = new Map<string, string>();
   private readonly superPassword: string;
   readonly replicationPassword: string;
+  /** The PgBouncer admin console's password, when endpoints are configured. */
+  readonly poolerPassword: string | null;
 
   constructor(
     readonly config: Config,
@@ -32,6 +34,7 @@ export class Cluster {
     this.store = new ClusterStore(etcd, keysFor(config.etcd.prefix, config.cluster));
     this.superPassword = passwordOf(config.superuser, env);
     this.replicationPassword = passwordOf(config.replication, env);
+    this.poolerPassword = config.endpoints ? passwordOf(config.endpoints.admin, env) : null;
   }
 
   get nodes(): NodeConfig[] {

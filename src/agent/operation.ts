@@ -1,6 +1,7 @@
 import { completeStep, isFinished, withError, withTargetLsn, type Journal, type StepName } from '../core/journal.js';
 import { encode, type HistoryRecord } from '../dcs/store.js';
-import type { Published } from '../core/types.js';
+import type { AgentView, Published } from '../core/types.js';
+import type { EndpointSwitcher } from './endpoints.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { Cluster } from './cluster.js';
 import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
@@ -23,6 +24,8 @@ export class OperationRunner {
     private readonly leadership: Leadership,
     /** Called after each recorded step; tests use it to stop a leader half way. */
     private readonly afterStep: (step: StepName, journal: Journal) => Promise<void> = async () => undefined,
+    private readonly endpoints: EndpointSwitcher | null = null,
+    private readonly currentView: () => AgentView | null = () => null,
   ) {}
 
   async run(start: Journal): Promise<OperationOutcome> {
@@ -56,6 +59,11 @@ export class OperationRunner {
         : await this.leadership.guard([...writes, { key: this.cluster.store.keys.journal, value: encode(journal) }]);
       if (!recorded) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
       log.info({ step, ms: Date.now() - began, targetLsn: journal.targetLsn }, `step ${step} done`);
+      if (step === 'publish' && published && this.endpoints) {
+        const switched = Date.now();
+        await this.endpoints.followPrimary(published, this.currentView());
+        log.info({ ms: Date.now() - switched }, 'endpoints follow the new primary');
+      }
       await this.afterStep(step, journal);
     }
     published ??= await this.cluster.store.published();
@@ -77,7 +85,7 @@ export class OperationRunner {
         // primary: it runs alongside the fence, and the catch-up step collects it.
         this.replayed = awaitReplay(this.cluster, to, 10_000);
         this.replayed.catch(() => undefined);
-        await fence(this.cluster, from);
+        await Promise.all([fence(this.cluster, from), this.endpoints?.holdWrites('failover')]);
         // Killed and kept down, it takes no writes. What makes a manual start safe and quick
         // (standby.signal, and the rebuild marker naming the candidate) is written alongside
         // the next steps and awaited before publishing, so it is in place before anyone
@@ -86,6 +94,8 @@ export class OperationRunner {
         this.marking.catch(() => undefined);
         return {};
       case 'stop-old': {
+        // Clients wait in PgBouncer, instead of failing, until the new primary is published.
+        await this.endpoints?.holdWrites('switchover');
         const lsn = await stopCleanly(this.cluster, from);
         this.marking = this.prepareReturn(journal);
         this.marking.catch(() => undefined);

@@ -8,7 +8,7 @@ import { keysFor } from '../../src/dcs/keys.js';
 import { Leadership } from '../../src/dcs/leadership.js';
 import { ClusterStore } from '../../src/dcs/store.js';
 import { createLogger } from '../../src/log.js';
-import { POSTGRES_PASSWORD, REPLICATION_PASSWORD, type TestCluster } from './cluster.js';
+import { PGBOUNCER_ADMIN_PASSWORD, POSTGRES_PASSWORD, REPLICATION_PASSWORD, type TestCluster } from './cluster.js';
 import { eventually } from './eventually.js';
 
 export interface RunningAgents {
@@ -20,7 +20,7 @@ export interface RunningAgents {
   stop(): Promise<void>;
 }
 
-const env = { POSTGRES_PASSWORD, REPLICATION_PASSWORD };
+const env = { POSTGRES_PASSWORD, REPLICATION_PASSWORD, PGBOUNCER_ADMIN_PASSWORD };
 
 /** Starts `count` real agents in this process against a test cluster, and waits for a published primary. */
 export async function startAgents(

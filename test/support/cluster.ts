@@ -15,6 +15,7 @@ import { eventually } from './eventually.js';
 export const TEST_LABEL = 'pg-failover.test';
 export const POSTGRES_PASSWORD = 'test-postgres-secret';
 export const REPLICATION_PASSWORD = 'test-replication-secret';
+export const PGBOUNCER_ADMIN_PASSWORD = 'test-pgbouncer-secret';
 export const docker = new Docker();
 
 /** Publishes one port on 127.0.0.1 only, at a fixed host port so a restarted container keeps it. */
@@ -45,6 +46,11 @@ export interface TestNode {
   handle: StartedTestContainer | null;
 }
 
+export interface TestPooler {
+  container: string;
+  port: number;
+}
+
 export interface TestCluster {
   runId: string;
   network: string;
@@ -52,6 +58,8 @@ export interface TestCluster {
   etcd: StartedTestContainer | null;
   etcdPort: number | null;
   nodes: TestNode[];
+  /** PgBouncer endpoints (write, read) on 127.0.0.1, when asked for. */
+  poolers: { write: TestPooler; read: TestPooler } | null;
   labels: Record<string, string>;
   node(name: string): TestNode;
   client(name: string, options?: { user?: string; password?: string; database?: string }): Promise<pg.Client>;
@@ -99,7 +107,18 @@ function nodeContainer(image: string, network: string, labels: Record<string, st
     .withStartupTimeout(120_000);
 }
 
-export async function startCluster(options: { replicas?: number; etcd?: boolean } = {}): Promise<TestCluster> {
+function poolerContainer(network: string, labels: Record<string, string>, pooler: TestPooler): LoopbackContainer {
+  return new LoopbackContainer('pg-failover/pgbouncer:lab')
+    .withName(pooler.container)
+    .withNetworkMode(network)
+    .withLabels(labels)
+    .withEnvironment({ POSTGRES_PASSWORD, PGBOUNCER_ADMIN_PASSWORD })
+    .withLoopbackPort(6432, pooler.port)
+    .withWaitStrategy(Wait.forLogMessage(/process up/))
+    .withStartupTimeout(30_000);
+}
+
+export async function startCluster(options: { replicas?: number; etcd?: boolean; pgbouncer?: boolean } = {}): Promise<TestCluster> {
   const replicaCount = options.replicas ?? 2;
   await removeLeftovers();
   const runId = randomBytes(3).toString('hex');
@@ -158,6 +177,10 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean 
     }),
   );
   await etcdStart;
+  const poolers = options.pgbouncer
+    ? { write: { container: `pgf-${runId}-pgbouncer-write`, port: await freePort() }, read: { container: `pgf-${runId}-pgbouncer-read`, port: await freePort() } }
+    : null;
+  if (poolers) await Promise.all([poolers.write, poolers.read].map((p) => poolerContainer(network, labels, p).start()));
 
   const cluster: TestCluster = {
     runId,
@@ -166,6 +189,7 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean 
     etcdPort,
     etcdUrl: etcdPort === null ? null : `http://127.0.0.1:${etcdPort}`,
     nodes,
+    poolers,
     labels,
     node(name) {
       const node = nodes.find((n) => n.name === name);
@@ -198,6 +222,14 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean 
         cluster: `t${runId}`,
         etcd: { endpoints: [cluster.etcdUrl ?? 'http://127.0.0.1:1'] },
         nodes: nodes.map((n) => ({ name: n.name, container: n.container, host: '127.0.0.1', port: n.port, replicationHost: n.container })),
+        ...(poolers
+          ? {
+              endpoints: {
+                write: { container: poolers.write.container, host: '127.0.0.1', port: poolers.write.port, hostPort: poolers.write.port },
+                read: { container: poolers.read.container, host: '127.0.0.1', port: poolers.read.port, hostPort: poolers.read.port },
+              },
+            }
+          : {}),
         ...overrides,
       });
     },

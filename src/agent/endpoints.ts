@@ -1,0 +1,201 @@
+import type { PgBouncerConfig } from '../config/schema.js';
+import { replicationHostOf } from '../config/schema.js';
+import { databasesIni, hostsField, readRoute, writeRoute, type RouteTarget } from '../core/routing.js';
+import type { AgentView, Published } from '../core/types.js';
+import { engineFor, putFiles } from '../docker/engine.js';
+import { describeError } from '../postgres/connection.js';
+import { identifier, PgBouncerAdmin, type PoolerDatabase } from '../pgbouncer/admin.js';
+import type { Cluster } from './cluster.js';
+
+const DATABASES_DIR = '/var/lib/pgbouncer';
+const DATABASES_FILE = 'databases.ini';
+const VERIFY_EVERY_MS = 3000;
+const DATABASES_REFRESH_MS = 10_000;
+/** How long a switchover lets running transactions finish before it drops them. */
+const PAUSE_TIMEOUT_MS = 5000;
+
+type Kind = 'write' | 'read';
+
+interface Pooler {
+  kind: Kind;
+  config: PgBouncerConfig;
+  admin: PgBouncerAdmin;
+  /** The databases file last written, so an unchanged route costs no I/O. */
+  applied: string | null;
+  verifiedAt: number;
+}
+
+/**
+ * Points the PgBouncer endpoints at the cluster, on the leader only: the write
+ * endpoint at the published primary (held while a promotion is under way, so clients
+ * wait instead of failing), the read endpoint at the healthy replicas. Endpoint
+ * trouble is logged and never holds back or fails an operation.
+ */
+export class EndpointSwitcher {
+  private readonly poolers: Pooler[];
+  private databases: { names: string[]; at: number } = { names: [], at: 0 };
+  /** Every change goes through one queue: a late tick must not undo a newer promotion's switch. */
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  /** The newest epoch applied: a route for an older one is never written. */
+  private epoch = 0;
+
+  private constructor(private readonly cluster: Cluster) {
+    const endpoints = cluster.config.endpoints!;
+    const password = cluster.poolerPassword ?? '';
+    const admin = (config: PgBouncerConfig) => new PgBouncerAdmin({ host: config.host, port: config.port, user: endpoints.admin.user, password });
+    this.poolers = (['write', 'read'] as const)
+      .filter((kind) => endpoints[kind] !== undefined)
+      .map((kind) => ({ kind, config: endpoints[kind]!, admin: admin(endpoints[kind]!), applied: null, verifiedAt: 0 }));
+  }
+
+  static of(cluster: Cluster): EndpointSwitcher | null {
+    const endpoints = cluster.config.endpoints;
+    return endpoints && (endpoints.write || endpoints.read) ? new EndpointSwitcher(cluster) : null;
+  }
+
+  /**
+   * Before the old primary is fenced or stopped. A failover drops the connections to
+   * the lost primary (KILL: clients reconnect and wait); a switchover lets running
+   * transactions finish and holds new ones (PAUSE), dropping them only after
+   * PAUSE_TIMEOUT_MS. Either way new queries wait in PgBouncer until followPrimary.
+   */
+  async holdWrites(kind: 'failover' | 'switchover'): Promise<void> {
+    const pooler = this.pooler('write');
+    if (!pooler) return;
+    await this.serially(() => this.hold(pooler, kind));
+  }
+
+  private async hold(pooler: Pooler, kind: 'failover' | 'switchover'): Promise<void> {
+    const log = this.cluster.log.child({ endpoint: 'write' });
+    const began = Date.now();
+    try {
+      const names = (await pooler.admin.databases()).filter((d) => !d.paused).map((d) => identifier(d.name));
+      if (names.length === 0) return;
+      if (kind === 'switchover') {
+        try {
+          await pooler.admin.command(names.map((n) => `PAUSE ${n}`), PAUSE_TIMEOUT_MS);
+        } catch (error) {
+          log.warn({ error: describeError(error) }, 'transactions did not finish in time; dropping them');
+          await pooler.admin.command(names.map((n) => `KILL ${n}`));
+        }
+      } else {
+        await pooler.admin.command(names.map((n) => `KILL ${n}`));
+      }
+      log.info({ ms: Date.now() - began, kind }, 'write endpoint held');
+    } catch (error) {
+      log.warn({ error: describeError(error) }, 'could not hold the write endpoint');
+    }
+  }
+
+  /** Right after a promotion is published: the write endpoint to the new primary, then released. */
+  async followPrimary(published: Published, view: AgentView | null): Promise<void> {
+    await this.serially(() => Promise.all(this.poolers.map((p) => this.apply(p, published, view, { release: p.kind === 'write', force: true }))));
+  }
+
+  /**
+   * Every leader tick: corrects what drifted (a restarted PgBouncer, a replica that fell
+   * behind or came back, a leader change half way) and releases a write endpoint left
+   * held once no promotion is under way. Runs in the background; overlapping calls are skipped.
+   */
+  reconcile(published: Published | null, view: AgentView, holding: boolean): void {
+    if (this.queued > 0 || !published) return;
+    void this.serially(() => Promise.all(this.poolers.map((p) => this.apply(p, published, view, { release: p.kind === 'write' && !holding, force: false }))));
+  }
+
+  private serially(task: () => Promise<unknown>): Promise<void> {
+    this.queued += 1;
+    const run = this.queue.then(task).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queue = run.finally(() => {
+      this.queued -= 1;
+    });
+    return this.queue;
+  }
+
+  private pooler(kind: Kind): Pooler | undefined {
+    return this.poolers.find((p) => p.kind === kind);
+  }
+
+  private async apply(pooler: Pooler, published: Published, view: AgentView | null, options: { release: boolean; force: boolean }): Promise<void> {
+    const log = this.cluster.log.child({ endpoint: pooler.kind });
+    if (published.epoch < this.epoch) return;
+    this.epoch = published.epoch;
+    try {
+      const targets = this.targetsFor(pooler.kind, published, view);
+      const names = await this.databaseNames(published);
+      const text = databasesIni(names, targets.list, `written by the pg-failover leader for epoch ${published.epoch}`);
+      const now = Date.now();
+      if (!options.force && text === pooler.applied && now - pooler.verifiedAt < VERIFY_EVERY_MS) return;
+      const listed = await pooler.admin.databases();
+      pooler.verifiedAt = now;
+      const field = hostsField(targets.list);
+      const current = field !== null && names.every((n) => listed.some((d) => d.name === n && d.host === field.host && d.port === field.port));
+      const commands: string[] = [];
+      if (!current) {
+        await putFiles(engineFor(pooler.config.docker), pooler.config.container, DATABASES_DIR, { [DATABASES_FILE]: text });
+        commands.push('RELOAD');
+        commands.push(...this.dropOldConnections(pooler.kind, listed, field));
+        log.warn({ targets: targets.list.map((t) => t.node), excluded: targets.excluded, epoch: published.epoch }, `${pooler.kind} endpoint re-pointed`);
+      }
+      if (options.release) commands.push(...listed.filter((d) => d.paused || !current).map((d) => `RESUME ${identifier(d.name)}`));
+      if (commands.length > 0) await this.runTolerant(pooler, commands);
+      pooler.applied = text;
+    } catch (error) {
+      pooler.applied = null;
+      log.warn({ error: describeError(error) }, `could not update the ${pooler.kind} endpoint`);
+    }
+  }
+
+  /**
+   * Server connections to a host that left the route: the write endpoint drops them at
+   * once (that host is fenced or stopped), the read endpoint closes them as they are released.
+   */
+  private dropOldConnections(kind: Kind, listed: PoolerDatabase[], field: { host: string; port: number } | null): string[] {
+    const moved = listed.filter((d) => d.host !== null && (field === null || d.host !== field.host || d.port !== field.port));
+    if (kind === 'read') return moved.map((d) => `RECONNECT ${identifier(d.name)}`);
+    return moved.filter((d) => !d.paused).map((d) => `KILL ${identifier(d.name)}`);
+  }
+
+  /** Commands one by one: "not paused" and the like must not stop the rest. */
+  private async runTolerant(pooler: Pooler, commands: string[]): Promise<void> {
+    for (const command of commands) {
+      if (command.startsWith('RESUME ')) await pooler.admin.resume(command.slice('RESUME '.length).replace(/^"|"$/g, ''));
+      else await pooler.admin.command([command]);
+    }
+  }
+
+  private targetsFor(kind: Kind, published: Published, view: AgentView | null): { list: RouteTarget[]; excluded: Array<{ node: string; reason: string }> } {
+    const targets = Object.fromEntries(
+      this.cluster.nodes.map((n): [string, RouteTarget] => [n.name, { node: n.name, host: replicationHostOf(n), port: n.replicationPort }]),
+    );
+    if (kind === 'write') {
+      const target = writeRoute(published, targets);
+      return { list: target ? [target] : [], excluded: [] };
+    }
+    const route = readRoute({
+      published,
+      observations: view?.nodes ?? {},
+      targets,
+      primaryHosts: this.cluster.hostsOf()[published.name] ?? [],
+      maxLagBytes: BigInt(this.cluster.config.endpoints!.readMaxLagBytes),
+    });
+    return { list: route.targets, excluded: route.excluded };
+  }
+
+  /** The cluster's databases, read from the primary now and then; the last list when it cannot answer. */
+  private async databaseNames(published: Published): Promise<string[]> {
+    if (Date.now() - this.databases.at < DATABASES_REFRESH_MS && this.databases.names.length > 0) return this.databases.names;
+    const node = this.cluster.node(published.name);
+    try {
+      if (!node) throw new Error(`node ${published.name} is not in the config`);
+      const { rows } = await this.cluster.pool(node).query<{ datname: string }>('SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1');
+      this.databases = { names: rows.map((r) => r.datname), at: Date.now() };
+    } catch (error) {
+      if (this.databases.names.length === 0) this.databases = { names: [this.cluster.config.database], at: 0 };
+    }
+    return this.databases.names;
+  }
+}

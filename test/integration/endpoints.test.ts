@@ -1,0 +1,189 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { docker, POSTGRES_PASSWORD, startCluster, streamsFrom, type TestCluster } from '../support/cluster.js';
+import { publishedOtherThan, startAgents, type RunningAgents } from '../support/agents.js';
+import { eventually } from '../support/eventually.js';
+import { failoverCli } from '../support/cli.js';
+
+// The PgBouncer endpoints an application uses instead of node addresses: the write
+// endpoint follows the published primary, the read endpoint the healthy replicas.
+
+async function poolerClient(port: number): Promise<pg.Client> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: POSTGRES_PASSWORD, database: 'app', connectionTimeoutMillis: 3000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/** Node name by container address, to tell which node a pooled query reached. */
+async function nodeByAddress(c: TestCluster): Promise<Map<string, string>> {
+  const byAddress = new Map<string, string>();
+  for (const node of c.nodes) {
+    const info = await docker.getContainer(node.container).inspect().catch(() => null);
+    const address = info?.NetworkSettings.Networks[c.network]?.IPAddress;
+    if (address) byAddress.set(address, node.name);
+  }
+  return byAddress;
+}
+
+async function servedBy(client: pg.Client, addresses: Map<string, string>): Promise<{ node: string; inRecovery: boolean }> {
+  const { rows } = await client.query<{ addr: string; rec: boolean }>('SELECT host(inet_server_addr()) AS addr, pg_is_in_recovery() AS rec');
+  return { node: addresses.get(rows[0]!.addr) ?? rows[0]!.addr, inRecovery: rows[0]!.rec };
+}
+
+async function throughEndpoint(port: number, addresses: Map<string, string>): Promise<{ node: string; inRecovery: boolean } | null> {
+  const client = await poolerClient(port).catch(() => null);
+  if (!client) return null;
+  try {
+    return await servedBy(client, addresses);
+  } catch {
+    return null;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+describe('PgBouncer endpoints', () => {
+  let cluster: TestCluster;
+  let agents: RunningAgents;
+  let addresses: Map<string, string>;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ replicas: 2, pgbouncer: true });
+    agents = await startAgents(cluster);
+    const admin = await cluster.client('pgsql', { database: 'app' });
+    await admin.query('CREATE TABLE hits (seq int PRIMARY KEY)');
+    await admin.end();
+    addresses = await nodeByAddress(cluster);
+  });
+  afterAll(async () => {
+    await agents?.stop();
+    await cluster?.stop();
+  });
+
+  it('routes writes to the published primary and reads to the replicas', async () => {
+    const write = await eventually(() => throughEndpoint(cluster.poolers!.write.port, addresses), 'the write endpoint answering', 20_000);
+    expect(write).toEqual({ node: 'pgsql', inRecovery: false });
+    const seen = new Set<string>();
+    await eventually(
+      async () => {
+        const read = await throughEndpoint(cluster.poolers!.read.port, addresses);
+        if (read) {
+          expect(read.inRecovery).toBe(true);
+          seen.add(read.node);
+        }
+        return seen.size > 0;
+      },
+      'the read endpoint answering from a replica',
+      20_000,
+    );
+    expect([...seen].every((n) => n.startsWith('replica-'))).toBe(true);
+  });
+
+  it('keeps a client working across a planned switchover without an error', async () => {
+    const client = await poolerClient(cluster.poolers!.write.port);
+    let seq = 0;
+    const errors: string[] = [];
+    let longestWaitMs = 0;
+    let stop = false;
+    const writer = (async () => {
+      while (!stop) {
+        const began = Date.now();
+        try {
+          await client.query('INSERT INTO hits (seq) VALUES ($1)', [++seq]);
+        } catch (error) {
+          errors.push(error instanceof Error ? error.message : String(error));
+        }
+        longestWaitMs = Math.max(longestWaitMs, Date.now() - began);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    const result = await failoverCli(['promote', 'replica-1', '--json', '--etcd', cluster.etcdUrl!, '--cluster', agents.config.cluster], { FAILOVER_CONFIG: '' }, 60_000);
+    expect(result.code, result.stderr).toBe(0);
+    await new Promise((r) => setTimeout(r, 1000));
+    stop = true;
+    await writer;
+    const after = await servedBy(client, addresses);
+    await client.end();
+    console.log(`switchover through the write endpoint: ${seq} inserts, ${errors.length} errors, longest wait ${longestWaitMs} ms`);
+    expect(errors).toEqual([]);
+    expect(after).toEqual({ node: 'replica-1', inRecovery: false });
+    const onNewPrimary = await cluster.client('replica-1', { database: 'app' });
+    const { rows } = await onNewPrimary.query<{ n: string }>('SELECT count(*) AS n FROM hits');
+    await onNewPrimary.end();
+    expect(Number(rows[0]!.n)).toBe(seq);
+  });
+
+  it('follows a killed primary; reads never reach the old primary', async () => {
+    const old = (await agents.store.published())!.name;
+    const client0 = await poolerClient(cluster.poolers!.write.port);
+    expect((await servedBy(client0, addresses)).node).toBe(old);
+    await client0.end();
+    const killedAt = Date.now();
+    await docker.getContainer(cluster.node(old).container).kill();
+    // An application reconnects after an error; the first write that lands is the one that counts.
+    let firstWriteMs: number | null = null;
+    let servedAfter: { node: string; inRecovery: boolean } | null = null;
+    const readsFromOld: string[] = [];
+    await eventually(
+      async () => {
+        const read = await throughEndpoint(cluster.poolers!.read.port, addresses);
+        if (read && read.node === old) readsFromOld.push(`${Date.now() - killedAt} ms`);
+        const client = await poolerClient(cluster.poolers!.write.port).catch(() => null);
+        if (!client) return false;
+        try {
+          await client.query('INSERT INTO hits (seq) VALUES ($1)', [1_000_000 + (Date.now() % 1_000_000)]);
+          firstWriteMs = Date.now() - killedAt;
+          servedAfter = await servedBy(client, addresses);
+          return true;
+        } catch {
+          return false;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      },
+      'a write through the endpoint after the failover',
+      30_000,
+      50,
+    );
+    const published = await publishedOtherThan(agents, old);
+    console.log(`kill-primary through the write endpoint: first write ${firstWriteMs} ms after the kill`);
+    expect(servedAfter).toEqual({ node: published.name, inRecovery: false });
+    // For a while after: every read through the read endpoint comes from a node other than the old primary.
+    for (let i = 0; i < 20; i++) {
+      const read = await throughEndpoint(cluster.poolers!.read.port, addresses);
+      if (read?.node === old) readsFromOld.push(`after ${Date.now() - killedAt} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(readsFromOld).toEqual([]);
+  });
+
+  it('drops a replica that lags beyond the limit from the read endpoint', async () => {
+    const primary = (await agents.store.published())!.name;
+    const others = cluster.nodes.map((n) => n.name).filter((n) => n !== primary);
+    const replica = await eventually(async () => {
+      for (const name of others) if (await streamsFrom(cluster, name, primary)) return name;
+      return undefined;
+    }, `a replica streaming from ${primary}`, 60_000);
+    await cluster.query(replica, 'SELECT pg_wal_replay_pause()');
+    try {
+      // More WAL than the 16 MiB limit, which the paused replica receives but does not replay.
+      const client = await cluster.client(primary, { database: 'app' });
+      await client.query(`CREATE TABLE IF NOT EXISTS ballast (b text)`);
+      await client.query(`INSERT INTO ballast SELECT repeat('x', 1000) FROM generate_series(1, 30000)`);
+      await client.end();
+      await eventually(
+        async () => {
+          const reads = await Promise.all(Array.from({ length: 6 }, () => throughEndpoint(cluster.poolers!.read.port, addresses)));
+          return reads.every((r) => r !== null && r.node !== replica);
+        },
+        `reads leaving the lagging ${replica}`,
+        20_000,
+        250,
+      );
+    } finally {
+      await cluster.query(replica, 'SELECT pg_wal_replay_resume()');
+    }
+  });
+});
