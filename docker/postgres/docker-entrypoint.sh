@@ -166,6 +166,7 @@ if [ "${1:-postgres}" = postgres ]; then
     log "existing cluster, starting as it was left"
   fi
   shift || true
-  exec postgres -D "$PGDATA" "$@"
+  # cluster_name names the node in ps, in logs and to a client behind PgBouncer (SHOW cluster_name).
+  exec postgres -D "$PGDATA" ${NODE_NAME:+-c "cluster_name=$NODE_NAME"} "$@"
 fi
 exec "$@"

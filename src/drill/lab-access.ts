@@ -23,6 +23,13 @@ export class LabAccess {
     return { host: '127.0.0.1', port: node.hostPort, user: this.config.superuser.user, password: this.password, database };
   }
 
+  /** The write endpoint (PgBouncer) as a client on the Docker host reaches it. */
+  writeEndpoint(database = this.config.database): Endpoint {
+    const write = this.config.endpoints?.write;
+    if (write?.hostPort === undefined) throw new Error('the config has no endpoints.write with a hostPort; --via write-endpoint needs one');
+    return { host: '127.0.0.1', port: write.hostPort, user: this.config.superuser.user, password: this.password, database };
+  }
+
   node(name: string): NodeConfig {
     const node = this.config.nodes.find((n) => n.name === name);
     if (!node) throw new Error(`unknown node ${name}`);

@@ -32,6 +32,8 @@ export interface RoundContext {
   store: ClusterStore;
   engine: Docker;
   probeIntervalMs: number;
+  /** The writer's route: the published primary (as an etcd-aware application) or the write endpoint. */
+  via?: 'primary' | 'write-endpoint';
   log: (line: string) => void;
   /** Told the undo of the fault in force (null once undone), so that Ctrl-C can undo it. */
   onFault?: (restore: (() => Promise<void>) | null) => void;
@@ -93,7 +95,7 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
   await withClient(ctx.access.endpoint(primaryNode), { timeoutMs: 5000 }, (client) =>
     client.query('CREATE TABLE IF NOT EXISTS drill_rows (round int NOT NULL, seq int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (round, seq))'),
   );
-  const writer = new Writer(ctx.access, ctx.store, round);
+  const writer = new Writer(ctx.access, ctx.store, round, ctx.via === 'write-endpoint' ? ctx.access.writeEndpoint() : null);
   const monitor = new SplitBrainMonitor(ctx.access);
   const other = ctx.access.config.nodes.find((n) => n.name !== from)!;
   const fault = await faultFor(scenario, {

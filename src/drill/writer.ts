@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { connect, discard } from '../postgres/connection.js';
+import { connect, discard, type Endpoint } from '../postgres/connection.js';
 import type { ClusterStore } from '../dcs/store.js';
 import type { LabAccess } from './lab-access.js';
 import { BackgroundLoop } from './background-loop.js';
@@ -11,9 +11,11 @@ export interface Ack {
 }
 
 /**
- * Commits numbered rows through the published primary, as an application would:
- * on an error it re-reads the published primary and reconnects. Every
- * acknowledged row is remembered, to be read back after the round.
+ * Commits numbered rows as an application would: through the published primary
+ * (on an error it re-reads the published primary and reconnects), or through the
+ * write endpoint (PgBouncer; on an error it reconnects to the same address). Every
+ * acknowledged row is remembered with the node that took it, to be read back after
+ * the round.
  */
 export class Writer extends BackgroundLoop {
   readonly acks: Ack[] = [];
@@ -23,6 +25,8 @@ export class Writer extends BackgroundLoop {
     private readonly access: LabAccess,
     private readonly store: ClusterStore,
     private readonly round: number,
+    /** Write through this fixed address (the write endpoint) instead of the published primary. */
+    private readonly via: Endpoint | null = null,
   ) {
     super();
   }
@@ -33,14 +37,20 @@ export class Writer extends BackgroundLoop {
     while (this.running) {
       try {
         if (client === null) {
-          const published = await this.store.published();
-          if (!published) throw new Error('no published primary');
-          node = published.name;
-          client = await connect(this.access.endpoint(this.access.node(node)), { timeoutMs: 1000, applicationName: 'pg-failover-drill' });
+          if (this.via) {
+            node = null;
+            client = await connect(this.via, { timeoutMs: 1000, applicationName: 'pg-failover-drill' });
+          } else {
+            const published = await this.store.published();
+            if (!published) throw new Error('no published primary');
+            node = published.name;
+            client = await connect(this.access.endpoint(this.access.node(node)), { timeoutMs: 1000, applicationName: 'pg-failover-drill' });
+          }
         }
         const seq = ++this.seq;
-        await client.query('INSERT INTO drill_rows (round, seq) VALUES ($1, $2)', [this.round, seq]);
-        this.acks.push({ seq, node: node!, at: Date.now() });
+        // Behind PgBouncer the node may change between transactions: each row says which took it.
+        const { rows } = await client.query<{ node: string }>(`INSERT INTO drill_rows (round, seq) VALUES ($1, $2) RETURNING current_setting('cluster_name') AS node`, [this.round, seq]);
+        this.acks.push({ seq, node: node ?? (rows[0]?.node || 'unknown'), at: Date.now() });
         await sleep(5);
       } catch {
         if (client) discard(client);

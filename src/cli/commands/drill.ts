@@ -16,6 +16,11 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function viaRoute(value: string): 'primary' | 'write-endpoint' {
+  if (value !== 'primary' && value !== 'write-endpoint') throw new InvalidArgumentError('expected primary or write-endpoint');
+  return value;
+}
+
 export function registerDrill(program: Command): void {
   program
     .command('drill')
@@ -24,7 +29,8 @@ export function registerDrill(program: Command): void {
     .option('--rounds <n>', 'rounds per scenario', positiveInt, 1)
     .option('--json', 'machine-readable output')
     .option('--out <dir>', 'also write the report as JSON into this directory')
-    .action(async (scenario: string, options: { rounds: number; json?: boolean; out?: string }, command: Command) => {
+    .option('--via <route>', 'where the writer sends its rows: primary (the published primary) or write-endpoint (PgBouncer)', viaRoute, 'primary')
+    .action(async (scenario: string, options: { rounds: number; json?: boolean; out?: string; via: 'primary' | 'write-endpoint' }, command: Command) => {
       const scenarios: Scenario[] = scenario === 'all' ? [...SCENARIOS] : SCENARIOS.includes(scenario as Scenario) ? [scenario as Scenario] : [];
       if (scenarios.length === 0) throw new CliError(`drill: unknown scenario '${scenario}'; expected one of ${SCENARIOS.join(', ')}, all`, 2);
       const globals = command.optsWithGlobals<GlobalOptions>();
@@ -51,6 +57,7 @@ export function registerDrill(program: Command): void {
         store,
         engine: engineFor(access.config.nodes[0]?.docker),
         probeIntervalMs: access.config.timings.probeIntervalMs,
+        via: options.via,
         log: (l: string) => process.stderr.write(`${l}\n`),
         onFault: (restore: (() => Promise<void>) | null) => {
           undo = restore;
