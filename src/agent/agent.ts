@@ -7,8 +7,12 @@ import type { AgentView, ContainerState, Published } from '../core/types.js';
 import { followContainerEvents } from '../docker/engine.js';
 import type { Leadership } from '../dcs/leadership.js';
 import { encode, type HistoryRecord, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
+import type { AgentState } from '../http/agent-state.js';
+import { serveAgentHttp } from '../http/agent-http.js';
+import type { HttpServer } from '../http/server.js';
 import { describeError, withClient } from '../postgres/connection.js';
 import type { Cluster } from './cluster.js';
+import { EdgeHealth } from './edge-health.js';
 import { fence, prepareForReturn } from './node-ops.js';
 import { Rejoiner } from './rejoiner.js';
 import { Observer } from './observer.js';
@@ -49,7 +53,8 @@ export class Agent {
   private readonly rejoiner: Rejoiner;
   private lastVerdict = '';
   private lastVerdictAt = 0;
-  private etcdHealthy = true;
+  private readonly edges = new EdgeHealth();
+  private http: HttpServer | null = null;
   private lastViewSignature = '';
   private lastViewAt = 0;
   private warmedAt = 0;
@@ -60,7 +65,7 @@ export class Agent {
     private readonly leadership: Leadership,
     private readonly options: AgentOptions,
   ) {
-    this.observer = new Observer(cluster, options.agentId, Date.now());
+    this.observer = new Observer(cluster, options.agentId, Date.now(), undefined, () => this.edges.dockerFailed());
     this.endpoints = EndpointSwitcher.of(cluster);
     this.runner = new OperationRunner(cluster, leadership, options.afterStep, this.endpoints, () => this.observer.snapshot(Date.now()));
     this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader());
@@ -75,6 +80,27 @@ export class Agent {
     await this.followEvents();
     await this.observer.start();
     this.loopDone = this.loop();
+    const http = this.cluster.config.http;
+    if (http) {
+      const cluster = this.cluster;
+      this.http = serveAgentHttp({ state: () => this.state(), store: cluster.store, clusterName: cluster.config.cluster, nodes: cluster.nodes }, http, cluster.log);
+    }
+  }
+
+  /** What this agent knows now, for its HTTP routes; reads memory only. */
+  state(): AgentState {
+    return {
+      agentId: this.id,
+      view: this.observer.snapshot(Date.now()),
+      isLeader: this.leadership.isLeader(),
+      leaseHeld: this.leadership.leaseFresh(),
+      edges: this.edges.snapshot(),
+    };
+  }
+
+  /** Where the HTTP server listens (null without `http` in the config, or when it could not bind). */
+  httpAddress(): { host: string; port: number } | null {
+    return this.http?.address() ?? null;
   }
 
   async stop(): Promise<void> {
@@ -82,6 +108,7 @@ export class Agent {
     this.stopped = true;
     this.wake?.();
     for (const stop of this.unfollow) stop();
+    await this.http?.close();
     // A tick stuck on an unresponsive node must not hold up the resignation.
     await Promise.race([this.loopDone.catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
     await this.leadership.resign();
@@ -97,6 +124,7 @@ export class Agent {
     this.wake?.();
     for (const stop of this.unfollow) stop();
     this.observer.close();
+    void this.http?.close();
     void this.cluster.close();
   }
 
@@ -121,6 +149,7 @@ export class Agent {
           );
           this.unfollow.push(stop);
         } catch (error) {
+          this.edges.dockerFailed();
           this.cluster.log.warn({ error: describeError(error) }, 'docker events unavailable; retrying');
           setTimeout(() => void follow(), 1000);
         }
@@ -167,12 +196,10 @@ export class Agent {
         await this.cluster.store.putView(view, leaseId);
         this.lastViewSignature = signature;
         this.lastViewAt = Date.now();
+        if (this.edges.etcdSucceeded(Date.now())) this.cluster.log.info('etcd reachable again');
       }
-      if (!this.etcdHealthy) this.cluster.log.info('etcd reachable again');
-      this.etcdHealthy = true;
     } catch (error) {
-      if (this.etcdHealthy) this.cluster.log.warn({ error: describeError(error) }, 'etcd unreachable: not acting until it returns');
-      this.etcdHealthy = false;
+      if (this.edges.etcdFailed(describeError(error))) this.cluster.log.warn({ error: describeError(error) }, 'etcd unreachable: not acting until it returns');
       return;
     }
     if (!this.leadership.isLeader()) return;

@@ -36,6 +36,8 @@ export class Observer {
     readonly agentId: string,
     startedAt: number,
     private readonly onUpdate: () => void = () => undefined,
+    /** Called when an inspect fails for another reason than a missing container (counted in /metrics). */
+    private readonly onDockerError: () => void = () => undefined,
   ) {
     for (const node of cluster.nodes) {
       this.watches.set(node.name, {
@@ -79,6 +81,8 @@ export class Observer {
     if (startedAt - watch.lastInspectAt >= INSPECT_EVERY_MS || watch.container.state === 'unknown') {
       watch.lastInspectAt = startedAt;
       const state = await containerState(this.cluster.engine(node), node.container);
+      // containerState turns a failed or timed-out inspect into 'unknown' (a 404 is 'missing').
+      if (state === 'unknown') this.onDockerError();
       this.noteContainerEvent(name, state, startedAt);
     }
     const notRunning = isContainerNotRunning(watch.container.state);

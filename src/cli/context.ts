@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import { createEtcd, describeEtcdError } from '../dcs/client.js';
 import { keysFor } from '../dcs/keys.js';
 import { ClusterStore } from '../dcs/store.js';
+import { jsonText } from '../json.js';
 
 export interface GlobalOptions {
   etcd?: string;
@@ -59,5 +60,5 @@ export async function withStore<T>(command: Command, use: (store: ClusterStore, 
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+  process.stdout.write(jsonText(value));
 }

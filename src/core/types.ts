@@ -22,6 +22,11 @@ export interface SqlProbe {
   upstreamHost: string | null;
   /** replica only: ms since the WAL receiver last heard from its upstream, measured by the server's clock. */
   receiptAgeMs: number | null;
+  /**
+   * replica only: replay lag in ms (0 when everything received is replayed, else the age of
+   * the last replayed commit). Optional: views published by older agents lack it.
+   */
+  replayLagMs?: number | null;
 }
 
 export interface SqlFailure {

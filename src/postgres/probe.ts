@@ -14,7 +14,13 @@ SELECT pg_is_in_recovery() AS in_recovery,
        r.status AS receiver_status,
        r.received_tli,
        r.sender_host,
-       (extract(epoch FROM now() - r.last_msg_receipt_time) * 1000)::bigint AS receipt_age_ms
+       (extract(epoch FROM now() - r.last_msg_receipt_time) * 1000)::bigint AS receipt_age_ms,
+       -- Replay lag in time, as monitoring tools measure it: 0 when everything received is
+       -- replayed, else the age of the last replayed commit (after an idle spell this
+       -- overstates for a moment; an idle primary alone never makes it grow).
+       CASE WHEN NOT pg_is_in_recovery() THEN NULL
+            WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            ELSE (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint END AS replay_lag_ms
   FROM (SELECT 1) AS one
   LEFT JOIN pg_stat_wal_receiver AS r ON true`;
 
@@ -29,6 +35,7 @@ interface ProbeRow {
   received_tli: number | null;
   sender_host: string | null;
   receipt_age_ms: string | null;
+  replay_lag_ms: string | null;
 }
 
 export function toProbe(row: ProbeRow): SqlProbe {
@@ -47,6 +54,7 @@ export function toProbe(row: ProbeRow): SqlProbe {
     streaming: row.receiver_status === 'streaming',
     upstreamHost: row.sender_host,
     receiptAgeMs: row.receipt_age_ms === null ? null : Number(row.receipt_age_ms),
+    replayLagMs: row.replay_lag_ms === null ? null : Number(row.replay_lag_ms),
   };
 }
 

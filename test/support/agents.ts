@@ -8,7 +8,7 @@ import { keysFor } from '../../src/dcs/keys.js';
 import { Leadership } from '../../src/dcs/leadership.js';
 import { ClusterStore } from '../../src/dcs/store.js';
 import { createLogger } from '../../src/log.js';
-import { PGBOUNCER_ADMIN_PASSWORD, POSTGRES_PASSWORD, REPLICATION_PASSWORD, type TestCluster } from './cluster.js';
+import { freePort, PGBOUNCER_ADMIN_PASSWORD, POSTGRES_PASSWORD, REPLICATION_PASSWORD, type TestCluster } from './cluster.js';
 import { eventually } from './eventually.js';
 
 export interface RunningAgents {
@@ -25,7 +25,13 @@ const env = { POSTGRES_PASSWORD, REPLICATION_PASSWORD, PGBOUNCER_ADMIN_PASSWORD 
 /** Starts `count` real agents in this process against a test cluster, and waits for a published primary. */
 export async function startAgents(
   cluster: TestCluster,
-  options: { count?: number; config?: Partial<Record<string, unknown>>; afterStep?: (agentId: string, step: StepName, journal: Journal) => Promise<void> } = {},
+  options: {
+    count?: number;
+    config?: Partial<Record<string, unknown>>;
+    afterStep?: (agentId: string, step: StepName, journal: Journal) => Promise<void>;
+    /** Each agent serves HTTP on its own free 127.0.0.1 port (see Agent.httpAddress()). */
+    http?: boolean;
+  } = {},
 ): Promise<RunningAgents> {
   const config = cluster.config(options.config ?? {});
   const etcds: Etcd3[] = [];
@@ -37,7 +43,8 @@ export async function startAgents(
     etcds.push(etcd);
     const log = createLogger('pg-failover', level).child({ agent: id });
     const leadership = new Leadership(etcd, keysFor(config.etcd.prefix, config.cluster), id, config.timings.leaseTtlSec);
-    const agent = new Agent(new Cluster(config, etcd, log, env), leadership, {
+    const own: Config = options.http ? { ...config, http: { host: '127.0.0.1', port: await freePort() } } : config;
+    const agent = new Agent(new Cluster(own, etcd, log, env), leadership, {
       agentId: id,
       helperLabels: cluster.labels,
       ...(options.afterStep ? { afterStep: (step, journal) => options.afterStep!(id, step, journal) } : {}),

@@ -1,0 +1,66 @@
+import type { NodeConfig } from '../config/schema.js';
+import type { ClusterStore } from '../dcs/store.js';
+import type { Logger } from '../log.js';
+import { describeError } from '../postgres/connection.js';
+import { readStatus } from '../status/cluster-status.js';
+import type { AgentState } from './agent-state.js';
+import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
+import { healthReply, json, primaryReply, replicaReply, type Reply } from './routes.js';
+import { startHttpServer, type HttpServer } from './server.js';
+
+/** What the HTTP routes need from a running agent. */
+export interface AgentHttpSource {
+  state(): AgentState;
+  readonly store: ClusterStore;
+  readonly clusterName: string;
+  readonly nodes: readonly NodeConfig[];
+}
+
+/**
+ * Concurrent requests share one etcd read: a burst of scrapes or health checks costs
+ * etcd one call, not one per request. Sequential requests each read afresh.
+ */
+export function singleFlight<T>(read: () => Promise<T>): () => Promise<T> {
+  let inFlight: Promise<T> | null = null;
+  return () => {
+    inFlight ??= read().finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
+  };
+}
+
+/** GET /primary, /replica, /health, /cluster and /metrics of one agent. */
+export function serveAgentHttp(source: AgentHttpSource, options: { host: string; port: number }, log: Logger): HttpServer {
+  const published = singleFlight(() => source.store.published());
+  const history = singleFlight(() => source.store.history());
+  const status = singleFlight(() => readStatus(source.store, source.clusterName));
+  // An etcd read that fails is a 503 naming it: the agent cannot vouch for what it did not read.
+  const fromEtcd = async (reply: () => Promise<Reply>): Promise<Reply> => {
+    try {
+      return await reply();
+    } catch (error) {
+      return json(503, { error: `etcd: ${describeError(error)}` });
+    }
+  };
+  return startHttpServer({
+    host: options.host,
+    port: options.port,
+    log,
+    routes: {
+      '/health': () => healthReply(source.state()),
+      '/primary': () => fromEtcd(async () => primaryReply(await published(), source.state())),
+      // Replica health is this agent's own observation; the published primary only adds lag, so etcd is optional here.
+      '/replica': async () => replicaReply(await published().catch(() => null), source.state(), source.nodes),
+      '/cluster': () => fromEtcd(async () => json(200, await status())),
+      '/metrics': async () => {
+        // Local metrics are served even when etcd cannot be read; etcd's are then left out.
+        const cluster = await Promise.all([published(), history()]).then(
+          ([p, h]) => ({ published: p, history: h }),
+          () => null,
+        );
+        return { status: 200, contentType: METRICS_CONTENT_TYPE, body: await renderMetrics({ state: source.state(), cluster }) };
+      },
+    },
+  });
+}

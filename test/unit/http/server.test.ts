@@ -1,0 +1,66 @@
+import { createServer } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHttpServer, type HttpServer } from '../../../src/http/server.js';
+import { createLogger } from '../../../src/log.js';
+
+// The server itself on loopback: no Docker, no etcd.
+const routes = { '/ping': () => ({ status: 200, contentType: 'text/plain', body: 'pong' }) };
+
+function recordingLog() {
+  const errors: unknown[] = [];
+  const log = createLogger('test', 'silent');
+  log.error = ((...args: unknown[]) => void errors.push(args)) as typeof log.error;
+  return { log, errors };
+}
+
+async function listening(server: HttpServer): Promise<number> {
+  for (let i = 0; i < 100 && server.address() === null; i++) await new Promise((r) => setTimeout(r, 10));
+  return server.address()!.port;
+}
+
+describe('the agent HTTP server', () => {
+  const servers: HttpServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+
+  it('answers GET and HEAD (no body), 405 with Allow, and closes', async () => {
+    const { log } = recordingLog();
+    const server = startHttpServer({ host: '127.0.0.1', port: await freeLoopbackPort(), routes, log });
+    servers.push(server);
+    const port = await listening(server);
+    const got = await fetch(`http://127.0.0.1:${port}/ping`);
+    expect([got.status, await got.text(), got.headers.get('cache-control')]).toEqual([200, 'pong', 'no-store']);
+    const head = await fetch(`http://127.0.0.1:${port}/ping`, { method: 'HEAD' });
+    expect([head.status, await head.text(), head.headers.get('content-length')]).toEqual([200, '', '4']);
+    const post = await fetch(`http://127.0.0.1:${port}/ping`, { method: 'POST' });
+    expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    await server.close();
+    await expect(fetch(`http://127.0.0.1:${port}/ping`)).rejects.toThrow();
+  });
+
+  it('a port already taken: logged once, no address, close still resolves', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const { log, errors } = recordingLog();
+      const server = startHttpServer({ host: '127.0.0.1', port, routes, log });
+      servers.push(server);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(errors).toHaveLength(1);
+      expect(server.address()).toBeNull();
+      await server.close();
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+async function freeLoopbackPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((r) => probe.close(r));
+  return port;
+}
