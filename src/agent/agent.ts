@@ -13,6 +13,7 @@ import { fence, prepareForReturn } from './node-ops.js';
 import { Rejoiner } from './rejoiner.js';
 import { Observer } from './observer.js';
 import { OperationRunner } from './operation.js';
+import { RoleChangeHooks } from './role-change-hooks.js';
 
 const EVENT_STATES: Record<string, ContainerState> = {
   die: 'exited',
@@ -45,6 +46,7 @@ export class Agent {
   private eventFor: string | null = null;
   private readonly unfollow: Array<() => void> = [];
   private readonly rejoiner: Rejoiner;
+  private readonly hooks: RoleChangeHooks;
   private lastVerdict = '';
   private lastVerdictAt = 0;
   private etcdHealthy = true;
@@ -61,6 +63,7 @@ export class Agent {
     this.observer = new Observer(cluster, options.agentId, Date.now());
     this.runner = new OperationRunner(cluster, leadership, options.afterStep);
     this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader());
+    this.hooks = new RoleChangeHooks(cluster.config, cluster.log);
   }
 
   get id(): string {
@@ -329,6 +332,8 @@ export class Agent {
     if (outcome.ok) {
       // The operation re-pointed the other replicas: give them time to follow before the rejoin rule judges them.
       this.rejoiner.operationRepointed(journal.to);
+      // Notifications, not steps: never awaited, so a slow or failing hook cannot hold the leader.
+      void this.hooks.run({ operationId: journal.id, kind: journal.kind, reason: journal.reason, oldPrimary: journal.from, published: outcome.published });
       this.cluster.log.warn({ op: journal.id, epoch: outcome.published.epoch, primary: outcome.published.name, ms: Date.now() - journal.startedAt }, `${journal.kind} finished`);
     } else {
       this.cluster.log.error({ op: journal.id, step: outcome.journal.step, error: outcome.error }, `${journal.kind} interrupted`);
