@@ -18,6 +18,7 @@ import { Rejoiner } from './rejoiner.js';
 import { Observer } from './observer.js';
 import { OperationRunner } from './operation.js';
 import { EndpointSwitcher } from './endpoints.js';
+import { RoleChangeHooks } from './role-change-hooks.js';
 
 const EVENT_STATES: Record<string, ContainerState> = {
   die: 'exited',
@@ -51,6 +52,7 @@ export class Agent {
   private eventFor: string | null = null;
   private readonly unfollow: Array<() => void> = [];
   private readonly rejoiner: Rejoiner;
+  private readonly hooks: RoleChangeHooks;
   private lastVerdict = '';
   private lastVerdictAt = 0;
   private readonly edges = new EdgeHealth();
@@ -69,6 +71,7 @@ export class Agent {
     this.endpoints = EndpointSwitcher.of(cluster);
     this.runner = new OperationRunner(cluster, leadership, options.afterStep, this.endpoints, () => this.observer.snapshot(Date.now()));
     this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader());
+    this.hooks = new RoleChangeHooks(cluster.config, cluster.log);
   }
 
   get id(): string {
@@ -362,6 +365,8 @@ export class Agent {
     if (outcome.ok) {
       // The operation re-pointed the other replicas: give them time to follow before the rejoin rule judges them.
       this.rejoiner.operationRepointed(journal.to);
+      // Notifications, not steps: never awaited, so a slow or failing hook cannot hold the leader.
+      void this.hooks.run({ operationId: journal.id, kind: journal.kind, reason: journal.reason, oldPrimary: journal.from, published: outcome.published });
       this.cluster.log.warn({ op: journal.id, epoch: outcome.published.epoch, primary: outcome.published.name, ms: Date.now() - journal.startedAt }, `${journal.kind} finished`);
     } else {
       this.cluster.log.error({ op: journal.id, step: outcome.journal.step, error: outcome.error }, `${journal.kind} interrupted`);
