@@ -6,17 +6,18 @@ import { EMPTY_STREAMING_WATCH, type StreamingWatch } from '../core/streaming-wa
 import type { AgentView, ContainerState, Published } from '../core/types.js';
 import { followContainerEvents } from '../docker/engine.js';
 import type { Leadership } from '../dcs/leadership.js';
-import { encode, type HistoryRecord, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
+import { encode, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
 import type { AgentState } from '../http/agent-state.js';
 import { serveAgentHttp } from '../http/agent-http.js';
 import type { HttpServer } from '../http/server.js';
-import { describeError, withClient } from '../postgres/connection.js';
+import { describeError } from '../postgres/connection.js';
 import type { Cluster } from './cluster.js';
 import { EdgeHealth } from './edge-health.js';
 import { fence, prepareForReturn } from './node-ops.js';
 import { Rejoiner } from './rejoiner.js';
 import { Observer } from './observer.js';
 import { OperationRunner } from './operation.js';
+import { publishFirstPrimary } from './bootstrap.js';
 import { EndpointSwitcher } from './endpoints.js';
 import { RoleChangeHooks } from './role-change-hooks.js';
 
@@ -328,7 +329,7 @@ export class Agent {
         return;
       }
       case 'bootstrap':
-        await this.bootstrap(action.node);
+        await publishFirstPrimary(this.cluster, this.id, action.node);
         return;
       case 'fence': {
         const node = this.cluster.node(action.node);
@@ -372,25 +373,6 @@ export class Agent {
       this.cluster.log.error({ op: journal.id, step: outcome.journal.step, error: outcome.error }, `${journal.kind} interrupted`);
     }
   }
-
-  private async bootstrap(name: string): Promise<void> {
-    const node = this.cluster.node(name)!;
-    const timeline = await withClient(this.cluster.sqlEndpoint(node), { timeoutMs: 2000 }, async (client) => {
-      const { rows } = await client.query<{ tli: number }>(`SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli`);
-      return rows[0]!.tli;
-    });
-    const since = new Date().toISOString();
-    const published: Published = { name, host: node.host, port: node.port, epoch: 1, timeline, since };
-    const record: HistoryRecord = { epoch: 1, from: null, to: name, kind: 'bootstrap', reason: 'first primary published', at: since, timeline, timings: {}, leader: this.id };
-    const keys = this.cluster.store.keys;
-    const result = await this.cluster.etcd
-      .if(keys.primary, 'Create', '==', 0)
-      .and(keys.leader, 'Value', '==', this.id)
-      .then(this.cluster.etcd.put(keys.primary).value(encode(published)), this.cluster.etcd.put(keys.history(1)).value(encode(record)))
-      .commit();
-    if (result.succeeded) this.cluster.log.info({ node: name, epoch: 1, timeline }, 'published the first primary');
-  }
-
 }
 
 function viewSignature(view: AgentView): string {
