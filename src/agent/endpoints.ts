@@ -100,7 +100,10 @@ export class EndpointSwitcher {
    */
   reconcile(published: Published | null, view: AgentView, holding: boolean): void {
     if (this.queued > 0 || !published) return;
-    void this.serially(() => Promise.all(this.poolers.map((p) => this.apply(p, published, view, { release: p.kind === 'write' && !holding, force: false }))));
+    // While a promotion is between its first step and `publish`, the write endpoint is left
+    // alone: the published primary is the one being fenced or stopped.
+    const poolers = this.poolers.filter((p) => !(holding && p.kind === 'write'));
+    void this.serially(() => Promise.all(poolers.map((p) => this.apply(p, published, view, { release: p.kind === 'write', force: false }))));
   }
 
   private serially(task: () => Promise<unknown>): Promise<void> {
