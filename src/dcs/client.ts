@@ -1,13 +1,11 @@
-import { Etcd3, GRPCUnavailableError, isRecoverableError } from 'etcd3';
-import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop, retry } from 'cockatiel';
+import { Etcd3, GRPCUnavailableError } from 'etcd3';
+import { handleWhen, noop, retry } from 'cockatiel';
+import { MemberGate } from './member-gate.js';
 
 export interface EtcdOptions {
   endpoints: string[];
   callTimeoutMs: number;
 }
-
-/** How long a member that failed a call is passed over before it is tried again. */
-export const MEMBER_HOLD_OFF_MS = 1000;
 
 /**
  * An etcd client whose unary calls fail within a deadline: the agent loop decides
@@ -17,8 +15,9 @@ export const MEMBER_HOLD_OFF_MS = 1000;
  * deadline only after 4 s and then keep failing for 5 s). With several members, the
  * library would send each call to a random member and fail it if that member is
  * down, so one lost member of three would fail a third of all calls: instead a member
- * that fails is passed over for a second, and a call that could not reach a member
- * (UNAVAILABLE, never a timeout, whose write may have been applied) goes to the next.
+ * that does not answer is passed over until it can be reached again (`MemberGate`),
+ * and a call that could not reach a member (UNAVAILABLE, never a timeout, whose write
+ * may have been applied) goes to the next.
  */
 export function createEtcd(options: EtcdOptions): Etcd3 {
   const several = options.endpoints.length > 1;
@@ -27,7 +26,7 @@ export function createEtcd(options: EtcdOptions): Etcd3 {
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + options.callTimeoutMs }),
     faultHandling: several
       ? {
-          host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: MEMBER_HOLD_OFF_MS, breaker: new ConsecutiveBreaker(1) }),
+          host: (endpoint) => new MemberGate(endpoint.includes('://') ? endpoint : `http://${endpoint}`),
           global: retry(handleWhen(retriesOnAnotherMember), { maxAttempts: options.endpoints.length - 1 }),
         }
       : { host: () => noop, global: noop },
