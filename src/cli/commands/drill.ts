@@ -43,10 +43,11 @@ export function registerDrill(program: Command): void {
       const etcdMembers = new EtcdMembers(access.config.etcd.endpoints);
       const reports = [];
       // Ctrl-C undoes the fault in force (unpause, reconnect, restart) before leaving.
-      let undo: (() => Promise<void>) | null = null;
+      // A holder, not a `let`: TypeScript cannot see that the callback below assigns it.
+      const inForce: { undo: (() => Promise<void>) | null } = { undo: null };
       const interrupted = () => {
         process.stderr.write('drill: interrupted; undoing the fault in force\n');
-        void (undo ? undo() : Promise.resolve()).finally(() => process.exit(130));
+        void (inForce.undo ? inForce.undo() : Promise.resolve()).finally(() => process.exit(130));
       };
       process.once('SIGINT', interrupted);
       const context = {
@@ -57,7 +58,7 @@ export function registerDrill(program: Command): void {
         etcdMembers,
         log: (l: string) => process.stderr.write(`${l}\n`),
         onFault: (restore: (() => Promise<void>) | null) => {
-          undo = restore;
+          inForce.undo = restore;
         },
       };
       try {
@@ -91,7 +92,7 @@ export function registerDrill(program: Command): void {
         }
       } finally {
         // A round that failed unexpectedly may leave its fault in force: undo it.
-        if (undo) await (undo as () => Promise<void>)().catch(() => undefined);
+        if (inForce.undo) await inForce.undo().catch(() => undefined);
         process.removeListener('SIGINT', interrupted);
         etcdMembers.close();
         etcd.close();
