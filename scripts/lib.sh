@@ -1,8 +1,8 @@
 # Shared helpers of the lab scripts (sourced).
 COMPOSE_FILE=compose.ha.yml
 COMPOSE_PROJECT=pg-failover
-LAB_CONTAINERS=(pgf-etcd pgsql pgsql-replica-1 pgsql-replica-2 pgf-pgbouncer pgf-pgbouncer-read pgf-agent-1 pgf-agent-2 pgf-agent-3)
-LAB_PORTS=(2379 5432 5433 5434 6432 6433 8008 8009 8010)
+LAB_CONTAINERS=(pgf-etcd pgf-etcd-2 pgf-etcd-3 pgsql pgsql-replica-1 pgsql-replica-2 pgf-pgbouncer pgf-pgbouncer-read pgf-agent-1 pgf-agent-2 pgf-agent-3)
+LAB_PORTS=(2379 22379 32379 5432 5433 5434 6432 6433 8008 8009 8010)
 
 compose() {
   if docker compose version >/dev/null 2>&1; then

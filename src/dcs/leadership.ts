@@ -67,7 +67,9 @@ export class Leadership {
     } else {
       const sentAt = this.clock();
       try {
-        const response = await this.lease.keepaliveOnce();
+        // keepaliveOnce opens a stream, which has no deadline: one on a member that died
+        // without closing its connection would never answer, and the heartbeat would stop.
+        const response = await this.lease.keepaliveOnce({ deadline: Date.now() + (this.ttlSec * 1000) / 3 });
         if (response.TTL === undefined || Number(response.TTL) <= 0) {
           this.dropLease();
           return;

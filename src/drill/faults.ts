@@ -1,13 +1,21 @@
 import type Docker from 'dockerode';
 import { killContainer, startContainer, stopContainer, userNetworkOf } from '../docker/engine.js';
+import { agreedLeader, membersProblem, type EtcdMembers } from './etcd-members.js';
+import { sleep, until } from './wait.js';
 
-export const SCENARIOS = ['kill-primary', 'stop-primary', 'pause-primary', 'partition-primary', 'kill-leader', 'restart-old-primary', 'switchover'] as const;
+export const SCENARIOS = ['kill-primary', 'stop-primary', 'pause-primary', 'partition-primary', 'kill-leader', 'restart-old-primary', 'switchover', 'etcd-member-loss'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Fault {
+  /** A fault in force before the measured one; the figures count from `inject`. */
+  prepare?(): Promise<void>;
   inject(): Promise<void>;
   /** Puts the container back as a person would after the incident: started, unfrozen, reconnected. */
   restore(): Promise<void>;
+  /** After `restore`: waits until what the fault broke besides the primary is whole again. */
+  settled?(): Promise<void>;
+  /** What the fault hit and how long its parts took, for the report. */
+  readonly detail?: Record<string, string | number | null>;
 }
 
 export interface FaultTarget {
@@ -17,6 +25,10 @@ export interface FaultTarget {
   promote: () => Promise<void>;
   /** For `kill-leader`: resolves with the container of the agent that leads the failover, once it has started one. */
   leaderContainerDuringFailover: () => Promise<string>;
+  /** For `etcd-member-loss`: every member of the etcd cluster, one client each. */
+  etcdMembers: EtcdMembers | null;
+  /** The container of a compose service of the lab (an etcd member is a service named after it). */
+  containerOfService: (service: string) => Promise<string>;
 }
 
 export async function faultFor(scenario: Scenario, target: FaultTarget): Promise<Fault> {
@@ -45,6 +57,8 @@ export async function faultFor(scenario: Scenario, target: FaultTarget): Promise
         },
       };
     }
+    case 'etcd-member-loss':
+      return etcdMemberLoss(target);
     case 'stop-primary':
       return { inject: () => stopContainer(engine, container, 10), restore: () => startContainer(engine, container) };
     case 'pause-primary':
@@ -70,4 +84,47 @@ export async function faultFor(scenario: Scenario, target: FaultTarget): Promise
       };
     }
   }
+}
+
+/**
+ * The etcd member that leads raft dies; once the other two have elected a leader, the
+ * primary is SIGKILLed: the failover must complete on a quorum of two. The member is
+ * started again with the primary and must rejoin (every member healthy).
+ */
+function etcdMemberLoss(target: FaultTarget): Fault {
+  const { engine, container, etcdMembers: members } = target;
+  if (!members) throw new Error('etcd-member-loss needs the etcd members (the config\'s etcd.endpoints)');
+  let member: string | null = null;
+  let restoredAt = 0;
+  const detail: Record<string, string | number | null> = { etcdMember: null, etcdElectionMs: null, etcdRejoinMs: null };
+  return {
+    detail,
+    prepare: async () => {
+      const leader = agreedLeader(await members.facts());
+      if (!leader) throw new Error('the etcd members do not agree on a raft leader');
+      member = await target.containerOfService(leader.name);
+      detail.etcdMember = leader.name;
+      const killedAt = Date.now();
+      await killContainer(engine, member);
+      await until('a new etcd raft leader among the surviving members', 15_000, async () => {
+        const next = agreedLeader(await members.facts());
+        return next !== null && next.id !== leader.id;
+      }, 50);
+      detail.etcdElectionMs = Date.now() - killedAt;
+      // The agents' calls to the dead member fail once, then pass it over for a second:
+      // let them settle, so that the primary's death is judged on the quorum of two.
+      await sleep(1500);
+    },
+    inject: () => killContainer(engine, container),
+    restore: async () => {
+      restoredAt = Date.now();
+      if (member) await startContainer(engine, member);
+      await startContainer(engine, container);
+    },
+    settled: async () => {
+      if (!member) return;
+      await until('every etcd member healthy again', 60_000, async () => membersProblem(await members.facts(), 3) === null, 200);
+      detail.etcdRejoinMs = Date.now() - restoredAt;
+    },
+  };
 }

@@ -1,11 +1,13 @@
 import type Docker from 'dockerode';
 import type { ClusterStore } from '../dcs/store.js';
 import { withClient } from '../postgres/connection.js';
-import { replicationHostOf } from '../config/schema.js';
 import { faultFor, type Scenario } from './faults.js';
 import type { LabAccess } from './lab-access.js';
 import { SplitBrainMonitor } from './split-brain.js';
 import { Writer } from './writer.js';
+import { sleep, until } from './wait.js';
+import { awaitHealthy, streamingTo } from './cluster-checks.js';
+import type { EtcdMembers } from './etcd-members.js';
 
 export interface RoundResult {
   round: number;
@@ -22,6 +24,8 @@ export interface RoundResult {
   acked: number;
   lost: number;
   splitBrain: boolean;
+  /** What the fault hit besides the primary, and how long its parts took (etcd-member-loss). */
+  fault?: Record<string, string | number | null>;
   /** Every acknowledged write, as [ms from the fault, node]: the round's timeline. */
   timeline?: Array<[number, string]>;
   error?: string;
@@ -34,59 +38,11 @@ export interface RoundContext {
   probeIntervalMs: number;
   /** The writer's route: the published primary (as an etcd-aware application) or the write endpoint. */
   via?: 'primary' | 'write-endpoint';
+  /** Every etcd member, one client each (null when the drill was not given several). */
+  etcdMembers: EtcdMembers | null;
   log: (line: string) => void;
   /** Told the undo of the fault in force (null once undone), so that Ctrl-C can undo it. */
   onFault?: (restore: (() => Promise<void>) | null) => void;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, limitMs: number, check: () => Promise<T | undefined | null | false>, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== null && value !== false) return value;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${limitMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-/**
- * The nodes whose WAL receiver streams from `primary`, asked of each node itself:
- * the primary's pg_stat_replication would also count a pg_basebackup in progress.
- */
-async function streamingTo(ctx: RoundContext, primary: string): Promise<string[]> {
-  const target = ctx.access.node(primary);
-  const hosts = new Set([target.container, target.host, replicationHostOf(target)]);
-  const others = ctx.access.config.nodes.filter((n) => n.name !== primary);
-  const streaming = await Promise.all(
-    others.map(async (node) => {
-      try {
-        return await withClient(ctx.access.endpoint(node), { timeoutMs: 500 }, async (client) => {
-          const { rows } = await client.query<{ status: string; sender_host: string }>('SELECT status, sender_host FROM pg_stat_wal_receiver');
-          return rows[0]?.status === 'streaming' && hosts.has(rows[0].sender_host) ? node.name : null;
-        });
-      } catch {
-        return null;
-      }
-    }),
-  );
-  return streaming.filter((n): n is string => n !== null);
-}
-
-/** A published primary, no operation under way, and every other node streaming from it. */
-export async function awaitHealthy(ctx: RoundContext, limitMs = 120_000): Promise<string> {
-  const others = (primary: string) => ctx.access.config.nodes.filter((n) => n.name !== primary).map((n) => n.name);
-  return until('a healthy cluster (published primary, every other node streaming)', limitMs, async () => {
-    const [published, journal] = await Promise.all([ctx.store.published(), ctx.store.journal()]);
-    if (!published || journal) return undefined;
-    const streaming = await streamingTo(ctx, published.name);
-    return others(published.name).every((n) => streaming.includes(n)) ? published.name : undefined;
-  }, 200);
 }
 
 export async function runRound(ctx: RoundContext, scenario: Scenario, round: number): Promise<RoundResult> {
@@ -103,17 +59,22 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
     container: primaryNode.container,
     promote: () => requestPromote(ctx, other.name),
     leaderContainerDuringFailover: () => leaderContainerDuringFailover(ctx),
+    etcdMembers: ctx.etcdMembers,
+    containerOfService: (service) => containerOfService(ctx, service),
   });
   const result: RoundResult = { round, scenario, from, to: null, epoch: null, detectMs: null, rtoMs: null, convergeMs: null, rejoinMs: null, gapMs: null, acked: 0, lost: 0, splitBrain: false };
   writer.start();
   monitor.start();
   let faultAt = Date.now();
   let restoredEarlyAt: number | null = null;
+  let injected = false;
   try {
+    ctx.onFault?.(() => fault.restore());
+    await fault.prepare?.();
     // Spread the fault over the agents' probe cycle, or every round would look alike.
     await sleep(1000 + Math.random() * ctx.probeIntervalMs);
     faultAt = Date.now();
-    ctx.onFault?.(() => fault.restore());
+    injected = true;
     await fault.inject();
     const published = await until('a new published primary', 60_000, async () => {
       const p = await ctx.store.published();
@@ -147,23 +108,36 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
   result.splitBrain = monitor.overlaps.length > 0;
   result.timeline = writer.acks.map((a) => [a.at - faultAt, a.node]);
   if (result.to) {
-    const stored = await withClient(ctx.access.endpoint(ctx.access.node(result.to)), { timeoutMs: 5000 }, async (client) => {
-      const { rows } = await client.query<{ seq: number }>('SELECT seq FROM drill_rows WHERE round = $1', [round]);
-      return new Set(rows.map((r) => r.seq));
-    });
-    result.lost = writer.acks.filter((a) => !stored.has(a.seq)).length;
+    try {
+      const stored = await withClient(ctx.access.endpoint(ctx.access.node(result.to)), { timeoutMs: 5000 }, async (client) => {
+        const { rows } = await client.query<{ seq: number }>('SELECT seq FROM drill_rows WHERE round = $1', [round]);
+        return new Set(rows.map((r) => r.seq));
+      });
+      result.lost = writer.acks.filter((a) => !stored.has(a.seq)).length;
+    } catch (error) {
+      // The fault must still be undone below; the round fails instead.
+      result.error ??= `could not read the rows back from ${result.to}: ${error instanceof Error ? error.message : String(error)}`;
+    }
   }
   // Bring the old primary back as a person would; the agents must rebuild it as a replica.
   const restoredAt = restoredEarlyAt ?? Date.now();
   await fault.restore();
   ctx.onFault?.(null);
+  // Whatever else the fault broke (an etcd member) heals alongside, and is timed on its own.
+  const settling = (fault.settled?.() ?? Promise.resolve()).then(() => null, (error: unknown) => error);
   try {
-    const primary = result.to ?? from;
-    await until(`${from} streaming again`, 120_000, async () => (await streamingTo(ctx, primary)).includes(from), 50);
-    result.rejoinMs = Date.now() - restoredAt;
+    // A primary that was never hit (the round failed before) has nothing to rejoin.
+    if (injected) {
+      const primary = result.to ?? from;
+      await until(`${from} streaming again`, 120_000, async () => (await streamingTo(ctx, primary)).includes(from), 50);
+      result.rejoinMs = Date.now() - restoredAt;
+    }
+    const unsettled = await settling;
+    if (unsettled) throw unsettled;
   } catch (error) {
     result.error ??= error instanceof Error ? error.message : String(error);
   }
+  if (fault.detail) result.fault = { ...fault.detail };
   return result;
 }
 
@@ -194,8 +168,17 @@ async function requestPromote(ctx: RoundContext, target: string): Promise<void> 
 async function leaderContainerDuringFailover(ctx: RoundContext): Promise<string> {
   await until('a failover under way', 30_000, () => ctx.store.journal(), 5);
   const leader = await until('the leader agent', 5000, () => ctx.store.leader(), 5);
-  const containers = await ctx.engine.listContainers({ filters: { label: [`com.docker.compose.service=${leader}`] } });
+  return containerOfService(ctx, leader);
+}
+
+/** In the lab, agents and etcd members are compose services named after their id or member name. */
+async function containerOfService(ctx: RoundContext, service: string): Promise<string> {
+  // Only in the compose project of the drill's own nodes: never another project's service of that name.
+  const labels = (await ctx.engine.getContainer(ctx.access.config.nodes[0]!.container).inspect()).Config.Labels ?? {};
+  const project = labels['com.docker.compose.project'];
+  const filter = [`com.docker.compose.service=${service}`, ...(project ? [`com.docker.compose.project=${project}`] : [])];
+  const containers = await ctx.engine.listContainers({ all: true, filters: { label: filter } });
   const found = containers[0]?.Names[0]?.replace(/^\//, '');
-  if (!found) throw new Error(`no container found for agent ${leader} (expected a compose service named after it)`);
+  if (!found) throw new Error(`no container found for ${service} (expected a compose service named after it)`);
   return found;
 }

@@ -5,7 +5,9 @@ import { engineFor } from '../../docker/engine.js';
 import { LabAccess } from '../../drill/lab-access.js';
 import { SCENARIOS, type Scenario } from '../../drill/faults.js';
 import { summarise, renderTable } from '../../drill/report.js';
-import { awaitHealthy, runRound, type RoundResult } from '../../drill/round.js';
+import { runRound, type RoundResult } from '../../drill/round.js';
+import { awaitHealthy } from '../../drill/cluster-checks.js';
+import { EtcdMembers, membersProblem } from '../../drill/etcd-members.js';
 import { timelineSvg } from '../../drill/timeline-svg.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { CliError, openStore, printJson, type GlobalOptions } from '../context.js';
@@ -44,12 +46,14 @@ export function registerDrill(program: Command): void {
         throw error;
       }
       const { etcd, store } = await openStore(access.config);
+      const etcdMembers = new EtcdMembers(access.config.etcd.endpoints);
       const reports = [];
       // Ctrl-C undoes the fault in force (unpause, reconnect, restart) before leaving.
-      let undo: (() => Promise<void>) | null = null;
+      // A holder, not a `let`: TypeScript cannot see that the callback below assigns it.
+      const inForce: { undo: (() => Promise<void>) | null } = { undo: null };
       const interrupted = () => {
         process.stderr.write('drill: interrupted; undoing the fault in force\n');
-        void (undo ? undo() : Promise.resolve()).finally(() => process.exit(130));
+        void (inForce.undo ? inForce.undo() : Promise.resolve()).finally(() => process.exit(130));
       };
       process.once('SIGINT', interrupted);
       const context = {
@@ -58,17 +62,20 @@ export function registerDrill(program: Command): void {
         engine: engineFor(access.config.nodes[0]?.docker),
         probeIntervalMs: access.config.timings.probeIntervalMs,
         via: options.via,
+        etcdMembers,
         log: (l: string) => process.stderr.write(`${l}\n`),
         onFault: (restore: (() => Promise<void>) | null) => {
-          undo = restore;
+          inForce.undo = restore;
         },
       };
       try {
-        // A drill never starts on a cluster that is already in trouble.
+        // A drill never starts on a cluster that is already in trouble, nor on one it was not given.
+        const etcdProblem = membersProblem(await etcdMembers.facts(), scenarios.includes('etcd-member-loss') ? 3 : 1);
+        if (etcdProblem) throw new CliError(`drill: ${scenarios.includes('etcd-member-loss') ? 'etcd-member-loss cannot run: ' : ''}${etcdProblem}`, 1);
         try {
           await awaitHealthy(context, 20_000);
-        } catch {
-          throw new CliError('drill: the cluster is not healthy (a published primary with every other node streaming from it, no operation running); see failover status', 1);
+        } catch (error) {
+          throw new CliError(`drill: ${error instanceof Error ? error.message : String(error)}; see failover status`, 1);
         }
         for (const s of scenarios) {
           const rounds: RoundResult[] = [];
@@ -91,7 +98,10 @@ export function registerDrill(program: Command): void {
           }
         }
       } finally {
+        // A round that failed unexpectedly may leave its fault in force: undo it.
+        if (inForce.undo) await inForce.undo().catch(() => undefined);
         process.removeListener('SIGINT', interrupted);
+        etcdMembers.close();
         etcd.close();
       }
       if (options.json) printJson(reports.length === 1 ? reports[0] : reports);

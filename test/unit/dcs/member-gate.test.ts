@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
+import { MemberDown, MemberGate, memberUnreachable } from '../../../src/dcs/member-gate.js';
+import { retriesOnAnotherMember } from '../../../src/dcs/client.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('etcd member gate', () => {
+  it.each([
+    [new GRPCUnavailableError('14 UNAVAILABLE: No connection established'), true, true],
+    [new GRPCUnavailableError('14 UNAVAILABLE: Name resolution failed for target dns:etcd-2:2379'), true, true],
+    [new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED: Deadline exceeded after 1.0s'), true, false],
+    [new GRPCUnavailableError('14 UNAVAILABLE: etcdserver: no leader'), false, true],
+    [new GRPCUnavailableError('14 UNAVAILABLE: etcdserver: request timed out'), false, false],
+    [new Error('etcdserver: requested lease not found'), false, false],
+  ])('%s: member unreachable %s, sent to another member %s', (error, unreachable, retried) => {
+    expect(memberUnreachable(error)).toBe(unreachable);
+    expect(retriesOnAnotherMember(error)).toBe(retried);
+  });
+
+  it('passes a member over without calling it once it did not answer, until the probe reaches it', async () => {
+    let up = false;
+    const gate = new MemberGate('http://etcd-2:2379', 10, async () => up);
+    await expect(gate.execute(() => 'ok')).resolves.toBe('ok');
+    await expect(gate.execute(() => Promise.reject(new GRPCUnavailableError('14 UNAVAILABLE: No connection established')))).rejects.toBeInstanceOf(GRPCUnavailableError);
+    let called = false;
+    await expect(
+      gate.execute(() => {
+        called = true;
+        return 'ok';
+      }),
+    ).rejects.toBeInstanceOf(MemberDown);
+    expect(called).toBe(false);
+    await sleep(40);
+    expect(gate.isDown).toBe(true);
+    up = true;
+    await sleep(40);
+    await expect(gate.execute(() => 'ok')).resolves.toBe('ok');
+  });
+
+  it('an answer from etcd itself (no leader) does not take the member out', async () => {
+    const gate = new MemberGate('http://etcd:2379', 10, async () => true);
+    await expect(gate.execute(() => Promise.reject(new GRPCUnavailableError('14 UNAVAILABLE: etcdserver: no leader')))).rejects.toThrow();
+    expect(gate.isDown).toBe(false);
+  });
+});
