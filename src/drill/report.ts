@@ -1,6 +1,6 @@
 import type { RoundResult } from './round.js';
 
-export const FIGURES = ['detectMs', 'rtoMs', 'gapMs', 'convergeMs', 'rejoinMs', 'acked', 'lost'] as const;
+export const FIGURES = ['detectMs', 'rtoMs', 'gapMs', 'convergeMs', 'rejoinMs', 'acked', 'lost', 'writerErrors', 'longestWaitMs'] as const;
 export type Figure = (typeof FIGURES)[number];
 
 export interface Summary {

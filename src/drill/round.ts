@@ -22,6 +22,9 @@ export interface RoundResult {
   /** The longest time without an acknowledged write around the fault: how long writes were refused. */
   gapMs: number | null;
   acked: number;
+  /** Errors the writer saw, and its longest single wait (connect + insert): what a client lived through. */
+  writerErrors?: number;
+  longestWaitMs?: number;
   lost: number;
   splitBrain: boolean;
   /** What the fault hit besides the primary, and how long its parts took (etcd-member-loss). */
@@ -104,6 +107,8 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
     await monitor.stop();
   }
   result.acked = writer.acks.length;
+  result.writerErrors = writer.errors;
+  result.longestWaitMs = writer.longestWaitMs;
   result.gapMs = longestGap(writer.acks.map((a) => a.at), faultAt);
   result.splitBrain = monitor.overlaps.length > 0;
   result.timeline = writer.acks.map((a) => [a.at - faultAt, a.node]);

@@ -19,6 +19,10 @@ export interface Ack {
  */
 export class Writer extends BackgroundLoop {
   readonly acks: Ack[] = [];
+  /** Errors the writer saw (a failed connect or insert): what an application would have seen. */
+  errors = 0;
+  /** The longest single insert, connect included: how long a client waited at worst. */
+  longestWaitMs = 0;
   private seq = 0;
 
   constructor(
@@ -35,6 +39,7 @@ export class Writer extends BackgroundLoop {
     let client: pg.Client | null = null;
     let node: string | null = null;
     while (this.running) {
+      const began = Date.now();
       try {
         if (client === null) {
           if (this.via) {
@@ -51,8 +56,10 @@ export class Writer extends BackgroundLoop {
         // Behind PgBouncer the node may change between transactions: each row says which took it.
         const { rows } = await client.query<{ node: string }>(`INSERT INTO drill_rows (round, seq) VALUES ($1, $2) RETURNING current_setting('cluster_name') AS node`, [this.round, seq]);
         this.acks.push({ seq, node: node ?? (rows[0]?.node || 'unknown'), at: Date.now() });
+        this.longestWaitMs = Math.max(this.longestWaitMs, Date.now() - began);
         await sleep(5);
       } catch {
+        if (this.running) this.errors += 1;
         if (client) discard(client);
         client = null;
         await sleep(10);
