@@ -4,7 +4,7 @@ import { databasesIni, hostsField, readRoute, writeRoute, type RouteTarget } fro
 import type { AgentView, Published } from '../core/types.js';
 import { engineFor, putFiles } from '../docker/engine.js';
 import { describeError } from '../postgres/connection.js';
-import { identifier, PgBouncerAdmin, type PoolerDatabase } from '../pgbouncer/admin.js';
+import { identifier, listDatabases, PgBouncerAdmin, type PoolerDatabase } from '../pgbouncer/admin.js';
 import type { Cluster } from './cluster.js';
 
 const DATABASES_DIR = '/var/lib/pgbouncer';
@@ -69,28 +69,35 @@ export class EndpointSwitcher {
   private async hold(pooler: Pooler, kind: 'failover' | 'switchover'): Promise<void> {
     const log = this.cluster.log.child({ endpoint: 'write' });
     const began = Date.now();
+    const verb = kind === 'switchover' ? 'PAUSE' : 'KILL';
+    let names: string[] = [];
     try {
-      const names = (await pooler.admin.databases()).filter((d) => !d.paused).map((d) => identifier(d.name));
-      if (names.length === 0) return;
-      if (kind === 'switchover') {
-        try {
-          await pooler.admin.command(names.map((n) => `PAUSE ${n}`), PAUSE_TIMEOUT_MS);
-        } catch (error) {
-          log.warn({ error: describeError(error) }, 'transactions did not finish in time; dropping them');
-          await pooler.admin.command(names.map((n) => `KILL ${n}`));
-        }
-      } else {
-        await pooler.admin.command(names.map((n) => `KILL ${n}`));
-      }
+      await pooler.admin.session(
+        async (query) => {
+          names = (await listDatabases(query)).filter((d) => !d.paused).map((d) => identifier(d.name));
+          for (const name of names) await query(`${verb} ${name}`);
+        },
+        kind === 'switchover' ? PAUSE_TIMEOUT_MS : 2000,
+      );
       log.info({ ms: Date.now() - began, kind }, 'write endpoint held');
     } catch (error) {
-      log.warn({ error: describeError(error) }, 'could not hold the write endpoint');
+      if (kind !== 'switchover' || names.length === 0) {
+        log.warn({ error: describeError(error) }, 'could not hold the write endpoint');
+        return;
+      }
+      log.warn({ error: describeError(error) }, 'transactions did not finish in time; dropping them');
+      await pooler.admin.command(names.map((n) => `KILL ${n}`)).catch((e) => log.warn({ error: describeError(e) }, 'could not hold the write endpoint'));
     }
   }
 
   /** Right after a promotion is published: the write endpoint to the new primary, then released. */
   async followPrimary(published: Published, view: AgentView | null): Promise<void> {
-    await this.serially(() => Promise.all(this.poolers.map((p) => this.apply(p, published, view, { release: p.kind === 'write', force: true }))));
+    const write = this.pooler('write');
+    const read = this.pooler('read');
+    // Writes wait on this; the read endpoint follows in the background.
+    const writeDone = write ? this.serially(() => this.apply(write, published, view, { release: true, force: true })) : Promise.resolve();
+    if (read) void this.serially(() => this.apply(read, published, view, { release: false, force: true }));
+    await writeDone;
   }
 
   /**
@@ -132,19 +139,28 @@ export class EndpointSwitcher {
       const text = databasesIni(names, targets.list, `written by the pg-failover leader for epoch ${published.epoch}`);
       const now = Date.now();
       if (!options.force && text === pooler.applied && now - pooler.verifiedAt < VERIFY_EVERY_MS) return;
-      const listed = await pooler.admin.databases();
-      pooler.verifiedAt = now;
       const field = hostsField(targets.list);
-      const current = field !== null && names.every((n) => listed.some((d) => d.name === n && d.host === field.host && d.port === field.port));
-      const commands: string[] = [];
-      if (!current) {
-        await putFiles(engineFor(pooler.config.docker), pooler.config.container, DATABASES_DIR, { [DATABASES_FILE]: text });
-        commands.push('RELOAD');
-        commands.push(...this.dropOldConnections(pooler.kind, listed, field));
-        log.warn({ targets: targets.list.map((t) => t.node), excluded: targets.excluded, epoch: published.epoch }, `${pooler.kind} endpoint re-pointed`);
-      }
-      if (options.release) commands.push(...listed.filter((d) => d.paused || !current).map((d) => `RESUME ${identifier(d.name)}`));
-      if (commands.length > 0) await this.runTolerant(pooler, commands);
+      await pooler.admin.session(async (query) => {
+        const listed = await listDatabases(query);
+        pooler.verifiedAt = now;
+        const current = field !== null && names.every((n) => listed.some((d) => d.name === n && d.host === field.host && d.port === field.port));
+        const held = listed.filter((d) => d.paused).map((d) => d.name);
+        if (!current) {
+          await putFiles(engineFor(pooler.config.docker), pooler.config.container, DATABASES_DIR, { [DATABASES_FILE]: text });
+          await query('RELOAD');
+          for (const command of this.dropOldConnections(pooler.kind, listed, field)) {
+            await query(`${command.verb} ${identifier(command.database)}`);
+            if (command.verb === 'KILL') held.push(command.database);
+          }
+          log.warn({ targets: targets.list.map((t) => t.node), excluded: targets.excluded, epoch: published.epoch }, `${pooler.kind} endpoint re-pointed`);
+        }
+        if (!options.release) return;
+        for (const database of held) {
+          await query(`RESUME ${identifier(database)}`).catch((error: unknown) => {
+            if (!/is not paused/.test(describeError(error))) throw error;
+          });
+        }
+      });
       pooler.applied = text;
     } catch (error) {
       pooler.applied = null;
@@ -156,18 +172,10 @@ export class EndpointSwitcher {
    * Server connections to a host that left the route: the write endpoint drops them at
    * once (that host is fenced or stopped), the read endpoint closes them as they are released.
    */
-  private dropOldConnections(kind: Kind, listed: PoolerDatabase[], field: { host: string; port: number } | null): string[] {
+  private dropOldConnections(kind: Kind, listed: PoolerDatabase[], field: { host: string; port: number } | null): Array<{ verb: 'KILL' | 'RECONNECT'; database: string }> {
     const moved = listed.filter((d) => d.host !== null && (field === null || d.host !== field.host || d.port !== field.port));
-    if (kind === 'read') return moved.map((d) => `RECONNECT ${identifier(d.name)}`);
-    return moved.filter((d) => !d.paused).map((d) => `KILL ${identifier(d.name)}`);
-  }
-
-  /** Commands one by one: "not paused" and the like must not stop the rest. */
-  private async runTolerant(pooler: Pooler, commands: string[]): Promise<void> {
-    for (const command of commands) {
-      if (command.startsWith('RESUME ')) await pooler.admin.resume(command.slice('RESUME '.length).replace(/^"|"$/g, ''));
-      else await pooler.admin.command([command]);
-    }
+    if (kind === 'read') return moved.map((d) => ({ verb: 'RECONNECT', database: d.name }));
+    return moved.filter((d) => !d.paused).map((d) => ({ verb: 'KILL', database: d.name }));
   }
 
   private targetsFor(kind: Kind, published: Published, view: AgentView | null): { list: RouteTarget[]; excluded: Array<{ node: string; reason: string }> } {

@@ -44,7 +44,9 @@ export class Writer extends BackgroundLoop {
         if (client === null) {
           if (this.via) {
             node = null;
-            client = await connect(this.via, { timeoutMs: 1000, applicationName: 'pg-failover-drill' });
+            // As an application behind PgBouncer: no statement_timeout at startup (PgBouncer refuses
+            // it), and patience while the endpoint holds queries during a promotion.
+            client = await connect(this.via, { timeoutMs: 1000, queryTimeoutMs: 15_000, serverStatementTimeout: false, applicationName: 'pg-failover-drill' });
           } else {
             const published = await this.store.published();
             if (!published) throw new Error('no published primary');

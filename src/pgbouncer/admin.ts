@@ -16,6 +16,8 @@ export interface AdminEndpoint {
   password: string;
 }
 
+export type AdminQuery = <T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string) => Promise<T[]>;
+
 /**
  * PgBouncer's admin console (the `pgbouncer` database): a short-lived connection
  * per call, so a restarted PgBouncer needs no reconnect logic. The console speaks
@@ -25,35 +27,27 @@ export class PgBouncerAdmin {
   constructor(private readonly endpoint: AdminEndpoint) {}
 
   async databases(timeoutMs = 1000): Promise<PoolerDatabase[]> {
-    const rows = await this.run<{ name: string; host: string | null; port: number; paused: number; disabled: number }>(['SHOW DATABASES'], timeoutMs);
-    return rows
-      .filter((r) => r.name !== 'pgbouncer')
-      .map((r) => ({ name: r.name, host: r.host, port: Number(r.port), paused: Number(r.paused) === 1, disabled: Number(r.disabled) === 1 }));
+    return this.session((query) => listDatabases(query), timeoutMs);
   }
 
   /** RELOAD, PAUSE, RESUME, KILL, RECONNECT…; several run in order on one connection. */
   async command(commands: string[], timeoutMs = 2000): Promise<void> {
-    await this.run(commands, timeoutMs);
+    await this.session(async (query) => {
+      for (const sql of commands) await query(sql);
+    }, timeoutMs);
   }
 
-  /** RESUME that treats "is not paused" as done: resuming is what every caller wants to be true. */
-  async resume(database: string, timeoutMs = 1000): Promise<void> {
-    try {
-      await this.run([`RESUME ${identifier(database)}`], timeoutMs);
-    } catch (error) {
-      if (!/is not paused/.test(error instanceof Error ? error.message : String(error))) throw error;
-    }
-  }
-
-  private async run<T extends pg.QueryResultRow>(commands: string[], timeoutMs: number): Promise<T[]> {
+  /**
+   * One connection for a sequence of commands: each new connection costs a SCRAM
+   * exchange, and a switch on the failover path should pay for one only.
+   */
+  async session<T>(use: (query: AdminQuery) => Promise<T>, timeoutMs = 2000): Promise<T> {
     const client = new pg.Client({ ...this.endpoint, database: 'pgbouncer', connectionTimeoutMillis: Math.min(timeoutMs, 2000) });
     client.on('error', () => undefined);
     const timer = setTimeout(() => client.end().catch(() => undefined), timeoutMs);
     try {
       await client.connect();
-      let rows: T[] = [];
-      for (const sql of commands) rows = (await client.query<T>(sql)).rows;
-      return rows;
+      return await use(async <R extends pg.QueryResultRow>(sql: string) => (await client.query<R>(sql)).rows);
     } catch (error) {
       throw new Error(`pgbouncer ${this.endpoint.host}:${this.endpoint.port}: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
@@ -61,6 +55,13 @@ export class PgBouncerAdmin {
       await client.end().catch(() => undefined);
     }
   }
+}
+
+export async function listDatabases(query: AdminQuery): Promise<PoolerDatabase[]> {
+  const rows = await query<{ name: string; host: string | null; port: number; paused: number; disabled: number }>('SHOW DATABASES');
+  return rows
+    .filter((r) => r.name !== 'pgbouncer')
+    .map((r) => ({ name: r.name, host: r.host, port: Number(r.port), paused: Number(r.paused) === 1, disabled: Number(r.disabled) === 1 }));
 }
 
 /** Admin commands take a bare name; quote anything else the way PgBouncer's parser accepts. */

@@ -10,6 +10,13 @@ export interface Endpoint {
 
 export interface ConnectOptions {
   timeoutMs: number;
+  /** The client-side limit of one query, when it differs from the connect limit. */
+  queryTimeoutMs?: number;
+  /**
+   * Also sets statement_timeout on the server (the default). PgBouncer refuses a
+   * connection that sends it as a startup parameter: pass false through an endpoint.
+   */
+  serverStatementTimeout?: boolean;
   applicationName?: string;
 }
 
@@ -25,8 +32,8 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions): Prom
     password: endpoint.password,
     database: endpoint.database,
     connectionTimeoutMillis: options.timeoutMs,
-    query_timeout: options.timeoutMs,
-    statement_timeout: options.timeoutMs,
+    query_timeout: options.queryTimeoutMs ?? options.timeoutMs,
+    ...(options.serverStatementTimeout === false ? {} : { statement_timeout: options.queryTimeoutMs ?? options.timeoutMs }),
     application_name: options.applicationName ?? 'pg-failover',
     keepAlive: true,
   });
