@@ -1,7 +1,8 @@
 #!/bin/bash
 # Writes pgbouncer.ini and the user list from the environment, then runs PgBouncer
-# in the foreground. Passwords come from the environment only and land in a file
-# readable by this container's user alone.
+# in the foreground as postgres. Passwords come from the environment only and land in
+# a file readable by postgres alone. Starts as root so that the databases file may sit
+# on a volume the agents share (PGBOUNCER_DATABASES_FILE), whoever created it.
 set -euo pipefail
 
 dir=/var/lib/pgbouncer
@@ -9,20 +10,26 @@ dir=/var/lib/pgbouncer
 : "${PGBOUNCER_ADMIN_PASSWORD:?PGBOUNCER_ADMIN_PASSWORD is required (the admin console the agents use)}"
 
 quote() { printf '"%s"' "${1//\"/\"\"}"; }
+databases_file=${PGBOUNCER_DATABASES_FILE:-$dir/databases.ini}
 
-umask 077
-{
-  printf '%s %s\n' "$(quote "$POSTGRES_USER")" "$(quote "$POSTGRES_PASSWORD")"
-  printf '%s %s\n' "$(quote "$PGBOUNCER_ADMIN_USER")" "$(quote "$PGBOUNCER_ADMIN_PASSWORD")"
-} > "$dir/userlist.txt"
+(
+  umask 077
+  {
+    printf '%s %s\n' "$(quote "$POSTGRES_USER")" "$(quote "$POSTGRES_PASSWORD")"
+    printf '%s %s\n' "$(quote "$PGBOUNCER_ADMIN_USER")" "$(quote "$PGBOUNCER_ADMIN_PASSWORD")"
+  } > "$dir/userlist.txt"
+)
+chown postgres:postgres "$dir/userlist.txt"
 
 # Never a stale target: whatever an earlier run was pointed at, this run starts
 # with no databases until the leader writes the current ones.
-echo '; written by the pg-failover leader' > "$dir/databases.ini"
+mkdir -p "$(dirname "$databases_file")"
+echo '; written by the pg-failover leader' > "$databases_file"
+chmod 0644 "$databases_file"
 
 cat > "$dir/pgbouncer.ini" <<INI
 [databases]
-%include $dir/databases.ini
+%include $databases_file
 
 [pgbouncer]
 listen_addr = *
@@ -49,4 +56,5 @@ log_connections = 0
 log_disconnections = 0
 INI
 
-exec pgbouncer "$dir/pgbouncer.ini"
+chown postgres:postgres "$dir/pgbouncer.ini"
+exec pgbouncer -u postgres "$dir/pgbouncer.ini"

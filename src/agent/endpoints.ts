@@ -1,3 +1,5 @@
+import { writeFile, rename } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import type { PgBouncerConfig } from '../config/schema.js';
 import { replicationHostOf } from '../config/schema.js';
 import { databasesIni, hostsField, readRoute, writeRoute, type RouteTarget } from '../core/routing.js';
@@ -7,8 +9,6 @@ import { describeError } from '../postgres/connection.js';
 import { identifier, listDatabases, PgBouncerAdmin, type PoolerDatabase } from '../pgbouncer/admin.js';
 import type { Cluster } from './cluster.js';
 
-const DATABASES_DIR = '/var/lib/pgbouncer';
-const DATABASES_FILE = 'databases.ini';
 const VERIFY_EVERY_MS = 3000;
 const DATABASES_REFRESH_MS = 10_000;
 /** How long a switchover lets running transactions finish before it drops them. */
@@ -146,7 +146,7 @@ export class EndpointSwitcher {
         const current = field !== null && names.every((n) => listed.some((d) => d.name === n && d.host === field.host && d.port === field.port));
         const held = listed.filter((d) => d.paused).map((d) => d.name);
         if (!current) {
-          await putFiles(engineFor(pooler.config.docker), pooler.config.container, DATABASES_DIR, { [DATABASES_FILE]: text });
+          await writeDatabasesFile(pooler.config, text);
           await query('RELOAD');
           for (const command of this.dropOldConnections(pooler.kind, listed, field)) {
             await query(`${command.verb} ${identifier(command.database)}`);
@@ -209,4 +209,16 @@ export class EndpointSwitcher {
     }
     return this.databases.names;
   }
+}
+
+/** Into the PgBouncer's container: directly where the file is shared, else through the Docker API. */
+async function writeDatabasesFile(config: PgBouncerConfig, text: string): Promise<void> {
+  if (config.databasesFileShared) {
+    // Renamed into place, so PgBouncer never reads half a file.
+    const temporary = `${config.databasesFile}.${process.pid}.tmp`;
+    await writeFile(temporary, text, { mode: 0o644 });
+    await rename(temporary, config.databasesFile);
+    return;
+  }
+  await putFiles(engineFor(config.docker), config.container, dirname(config.databasesFile), { [basename(config.databasesFile)]: text });
 }
