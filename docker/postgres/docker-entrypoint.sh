@@ -148,7 +148,19 @@ rebuild_from_marker() {
   chmod 0700 "$PGDATA"
 }
 
+# The replication password for the WAL receiver, outside the conninfo: the agents name
+# this file (passfile=) instead of writing the password into primary_conninfo, which
+# PostgreSQL would print in its log on every reload.
+write_passfile() {
+  [ -n "${REPLICATION_PASSWORD:-}" ] || return 0
+  local file=/var/lib/postgresql/.pgpass-replication esc_user esc_pass
+  esc_user=${REPLICATION_USER//\\/\\\\}; esc_user=${esc_user//:/\\:}
+  esc_pass=${REPLICATION_PASSWORD//\\/\\\\}; esc_pass=${esc_pass//:/\\:}
+  (umask 077 && printf '*:*:*:%s:%s\n' "$esc_user" "$esc_pass" > "$file.tmp" && mv "$file.tmp" "$file")
+}
+
 if [ "${1:-postgres}" = postgres ]; then
+  write_passfile
   if [ -f "$REBUILD_MARKER" ]; then
     rebuild_from_marker
     # Never initdb a fresh primary where a rebuild was asked for and did not happen.

@@ -109,14 +109,18 @@ export class Cluster {
     return slotNameOf(node.name);
   }
 
-  /** libpq conninfo a replica uses to stream from `primary`. Holds the replication password. */
+  /**
+   * libpq conninfo a replica uses to stream from `primary`. Names the node's password
+   * file when the config has one; otherwise it holds the replication password.
+   */
   primaryConninfo(primary: NodeConfig, replica: NodeConfig): string {
     const quote = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const passfile = this.config.replicationPassfile;
     return [
       `host=${quote(replicationHostOf(primary))}`,
       `port=${primary.replicationPort}`,
       `user=${quote(this.config.replication.user)}`,
-      `password=${quote(this.replicationPassword)}`,
+      passfile ? `passfile=${quote(passfile)}` : `password=${quote(this.replicationPassword)}`,
       `application_name=${quote(replica.name)}`,
       'connect_timeout=2',
     ].join(' ');

@@ -106,6 +106,14 @@ export const configSchema = z
     database: z.string().min(1).default('postgres'),
     superuser: credentialSchema.default({ user: 'postgres', passwordEnv: 'POSTGRES_PASSWORD' }),
     replication: credentialSchema.default({ user: 'replicator', passwordEnv: 'REPLICATION_PASSWORD' }),
+    /**
+     * A libpq password file inside every node container that holds the replication
+     * password (the lab's node image writes /var/lib/postgresql/.pgpass-replication).
+     * When set, the primary_conninfo the agents write names it (passfile=) instead of
+     * carrying the password, which PostgreSQL would print in its log on every reload.
+     * Leave it unset for images that do not write one (the official postgres image).
+     */
+    replicationPassfile: z.string().regex(/^\/.+/, 'an absolute path inside the node containers').optional(),
     nodes: z.array(nodeSchema).min(1),
     timings: z
       .object({

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, POSTGRES_PASSWORD, startCluster, streamsFrom, type TestCluster } from '../support/cluster.js';
+import { docker, POSTGRES_PASSWORD, REPLICATION_PASSWORD, startCluster, streamsFrom, type TestCluster } from '../support/cluster.js';
 import { publishedOtherThan, startAgents, type RunningAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 import { failoverCli } from '../support/cli.js';
@@ -185,5 +185,16 @@ describe('PgBouncer endpoints', () => {
     } finally {
       await cluster.query(replica, 'SELECT pg_wal_replay_resume()');
     }
+  });
+
+  it('keeps the replication password out of every node log after replicas were re-pointed', async () => {
+    let repointed = 0;
+    for (const node of cluster.nodes) {
+      const log = (await docker.getContainer(node.container).logs({ stdout: true, stderr: true })).toString('utf8');
+      if (log.includes('parameter "primary_conninfo" changed')) repointed += 1;
+      expect(log.includes(REPLICATION_PASSWORD), `${node.name}'s log holds the password`).toBe(false);
+    }
+    // The switchover and the failover above re-pointed replicas on a reload, which is when PostgreSQL logs the value.
+    expect(repointed).toBeGreaterThan(0);
   });
 });

@@ -222,6 +222,8 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean;
         cluster: `t${runId}`,
         etcd: { endpoints: [cluster.etcdUrl ?? 'http://127.0.0.1:1'] },
         nodes: nodes.map((n) => ({ name: n.name, container: n.container, host: '127.0.0.1', port: n.port, replicationHost: n.container })),
+        // The node image writes it; conninfo then carries no password (which PostgreSQL would log).
+        replicationPassfile: '/var/lib/postgresql/.pgpass-replication',
         ...(poolers
           ? {
               endpoints: {
