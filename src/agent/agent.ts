@@ -68,7 +68,7 @@ export class Agent {
     private readonly leadership: Leadership,
     private readonly options: AgentOptions,
   ) {
-    this.observer = new Observer(cluster, options.agentId, Date.now(), undefined, () => this.edges.dockerFailed());
+    this.observer = new Observer(cluster, options.agentId, Date.now(), () => this.edges.dockerFailed());
     this.endpoints = EndpointSwitcher.of(cluster);
     this.runner = new OperationRunner(cluster, leadership, options.afterStep, this.endpoints, () => this.observer.snapshot(Date.now()));
     this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader());

@@ -95,8 +95,8 @@ export class EndpointSwitcher {
     const write = this.pooler('write');
     const read = this.pooler('read');
     // Writes wait on this; the read endpoint follows in the background.
-    const writeDone = write ? this.serially(() => this.apply(write, published, view, { release: true, force: true })) : Promise.resolve();
-    if (read) void this.serially(() => this.apply(read, published, view, { release: false, force: true }));
+    const writeDone = write ? this.serially(() => this.apply(write, published, view, { force: true })) : Promise.resolve();
+    if (read) void this.serially(() => this.apply(read, published, view, { force: true }));
     await writeDone;
   }
 
@@ -110,7 +110,7 @@ export class EndpointSwitcher {
     // While a promotion is between its first step and `publish`, the write endpoint is left
     // alone: the published primary is the one being fenced or stopped.
     const poolers = this.poolers.filter((p) => !(holding && p.kind === 'write'));
-    void this.serially(() => Promise.all(poolers.map((p) => this.apply(p, published, view, { release: p.kind === 'write', force: false }))));
+    void this.serially(() => Promise.all(poolers.map((p) => this.apply(p, published, view, { force: false }))));
   }
 
   private serially(task: () => Promise<unknown>): Promise<void> {
@@ -129,7 +129,7 @@ export class EndpointSwitcher {
     return this.poolers.find((p) => p.kind === kind);
   }
 
-  private async apply(pooler: Pooler, published: Published, view: AgentView | null, options: { release: boolean; force: boolean }): Promise<void> {
+  private async apply(pooler: Pooler, published: Published, view: AgentView | null, options: { force: boolean }): Promise<void> {
     const log = this.cluster.log.child({ endpoint: pooler.kind });
     if (published.epoch < this.epoch) return;
     this.epoch = published.epoch;
@@ -154,7 +154,8 @@ export class EndpointSwitcher {
           }
           log.warn({ targets: targets.list.map((t) => t.node), excluded: targets.excluded, epoch: published.epoch }, `${pooler.kind} endpoint re-pointed`);
         }
-        if (!options.release) return;
+        // Only the write endpoint is ever held; releasing it is what every caller wants.
+        if (pooler.kind !== 'write') return;
         for (const database of held) {
           await query(`RESUME ${identifier(database)}`).catch((error: unknown) => {
             if (!/is not paused/.test(describeError(error))) throw error;

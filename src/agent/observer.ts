@@ -35,7 +35,6 @@ export class Observer {
     private readonly cluster: Cluster,
     readonly agentId: string,
     startedAt: number,
-    private readonly onUpdate: () => void = () => undefined,
     /** Called when an inspect fails for another reason than a missing container (counted in /metrics). */
     private readonly onDockerError: () => void = () => undefined,
   ) {
@@ -95,7 +94,6 @@ export class Observer {
       watch.lastSqlOkAt = at;
       watch.lastLsn = sql.lsn;
     }
-    this.onUpdate();
   }
 
   /** Docker's event stream is the fast path; newer news wins over older, whatever its source. */

@@ -1,6 +1,6 @@
 import { Etcd3, GRPCUnavailableError } from 'etcd3';
 import { handleWhen, noop, retry } from 'cockatiel';
-import { MemberGate } from './member-gate.js';
+import { MemberDown, MemberGate } from './member-gate.js';
 
 export interface EtcdOptions {
   endpoints: string[];
@@ -16,8 +16,7 @@ export interface EtcdOptions {
  * library would send each call to a random member and fail it if that member is
  * down, so one lost member of three would fail a third of all calls: instead a member
  * that does not answer is passed over until it can be reached again (`MemberGate`),
- * and a call that could not reach a member (UNAVAILABLE, never a timeout, whose write
- * may have been applied) goes to the next.
+ * and a call that provably never reached a member goes to the next (see retriesOnAnotherMember).
  */
 export function createEtcd(options: EtcdOptions): Etcd3 {
   const several = options.endpoints.length > 1;
@@ -35,11 +34,15 @@ export function createEtcd(options: EtcdOptions): Etcd3 {
 }
 
 /**
- * A member that is down, or has no raft leader, never applied the call: sending it
- * to another member cannot apply it twice. "request timed out" may have been applied.
+ * Only an error that proves the call never reached a member's raft log is sent to
+ * another member: no connection could be made, the member refused it for want of a
+ * leader, or the gate passed the member over. Anything else (a dropped connection, a
+ * member stopping, a timeout) may come after the write was applied, and a second
+ * attempt could turn a create-if-absent that succeeded into a reported failure.
  */
 export function retriesOnAnotherMember(error: Error): boolean {
-  return error instanceof GRPCUnavailableError && !/request timed out/.test(error.message);
+  if (error instanceof MemberDown) return true;
+  return error instanceof GRPCUnavailableError && /No connection established|Name resolution failed|ECONNREFUSED|etcdserver: no leader/.test(error.message);
 }
 
 export function describeEtcdError(error: unknown, endpoints: string[]): string {

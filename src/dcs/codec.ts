@@ -1,8 +1,10 @@
+import { bigintsAsStrings } from '../json.js';
+
 // JSON for etcd values. LSNs are bigint in memory and decimal strings on the wire.
 const LSN_FIELDS = new Set(['lsn', 'receiveLsn', 'replayLsn', 'position']);
 
 export function encode(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  return JSON.stringify(value, bigintsAsStrings);
 }
 
 export function decode<T>(text: string): T {

@@ -146,7 +146,7 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
   return result;
 }
 
-/** The longest stretch between two acknowledged writes that spans the fault. */
+/** The longest stretch between two acknowledged writes that ends after the fault; null when none does. */
 export function longestGap(acks: number[], faultAt: number): number | null {
   let longest: number | null = null;
   for (let i = 1; i < acks.length; i++) {

@@ -3,6 +3,7 @@ import { connect, discard, type Endpoint } from '../postgres/connection.js';
 import type { ClusterStore } from '../dcs/store.js';
 import type { LabAccess } from './lab-access.js';
 import { BackgroundLoop } from './background-loop.js';
+import { sleep } from './wait.js';
 
 export interface Ack {
   seq: number;
@@ -71,4 +72,3 @@ export class Writer extends BackgroundLoop {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

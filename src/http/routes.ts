@@ -33,7 +33,7 @@ export function primaryReply(published: Published | null, state: AgentState): Re
 /** The replicas this agent sees healthy (reachable, in recovery, streaming); 200 when there is at least one. */
 export function replicaReply(published: Published | null, state: AgentState, nodes: readonly NodeConfig[]): Reply {
   const replicas = nodeStatuses(state.view, published)
-    .filter((n) => n.reachable && n.role === 'replica' && n.streaming === true)
+    .filter((n) => n.role === 'replica' && n.streaming === true)
     .map((n) => {
       const config = nodes.find((c) => c.name === n.name);
       const sql = state.view.nodes[n.name]?.sql;

@@ -26,10 +26,6 @@ export type AdminQuery = <T extends pg.QueryResultRow = pg.QueryResultRow>(sql: 
 export class PgBouncerAdmin {
   constructor(private readonly endpoint: AdminEndpoint) {}
 
-  async databases(timeoutMs = 1000): Promise<PoolerDatabase[]> {
-    return this.session((query) => listDatabases(query), timeoutMs);
-  }
-
   /** RELOAD, PAUSE, RESUME, KILL, RECONNECT…; several run in order on one connection. */
   async command(commands: string[], timeoutMs = 2000): Promise<void> {
     await this.session(async (query) => {

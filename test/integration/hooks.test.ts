@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { docker, POSTGRES_PASSWORD, startCluster, streamsFrom, type TestCluster } from '../support/cluster.js';
+import { docker, POSTGRES_PASSWORD, processAlive, startCluster, streamsFrom, type TestCluster } from '../support/cluster.js';
 import { publishedOtherThan, startAgents, type RunningAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 
@@ -28,15 +28,6 @@ const LINGER = 'echo $$ >> "$1/linger-pids"; exec sleep 120';
 
 const LARAVEL_ENV = ['APP_NAME=Laravel', 'APP_KEY=base64:c2VjcmV0', '', '# primary', 'DB_CONNECTION=pgsql', 'DB_HOST=pgsql', 'DB_PORT=5432', 'DB_HOST_READ=pgsql-replica-2', 'DB_DATABASE=app', ''].join('\n');
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function records(dir: string): Array<Record<string, unknown>> {
   const file = join(dir, 'records.jsonl');
   if (!existsSync(file)) return [];
@@ -50,7 +41,7 @@ describe('role-change hooks', () => {
   const lingering: number[] = [];
 
   afterAll(async () => {
-    for (const pid of lingering) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of lingering) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
     if (savedPassword === undefined) delete process.env.POSTGRES_PASSWORD;
     else process.env.POSTGRES_PASSWORD = savedPassword;
     await agents?.stop();
@@ -117,7 +108,7 @@ describe('role-change hooks', () => {
     // The failing hook ran; the slow one was started and killed at its timeout (plus the kill's grace).
     await eventually(async () => existsSync(join(dir, 'failed')), 'the failing hook ran', 5000);
     const slowPid = Number(await eventually(async () => existsSync(join(dir, 'slow-pids')) && readFileSync(join(dir, 'slow-pids'), 'utf8').trim(), 'the slow hook started', 5000));
-    await eventually(async () => !alive(slowPid), 'the slow hook killed', 5000);
+    await eventually(async () => !processAlive(slowPid), 'the slow hook killed', 5000);
 
     // The Laravel hook pointed the app at the new primary, and kept everything else.
     await eventually(async () => readFileSync(dotenv, 'utf8').includes(`DB_PORT=${c.node(published.name).port}`), 'the .env rewritten', 5000);
@@ -134,7 +125,7 @@ describe('role-change hooks', () => {
     const result = await eventually(() => running.store.result(id).then((r) => r ?? undefined), 'the switchover result', 60_000, 200);
     expect(result).toMatchObject({ ok: true, kind: 'switchover', from: published.name, to: other, epoch: 3 });
     // The failover's lingering hook still runs: nobody waited for it.
-    expect(alive(lingerPid)).toBe(true);
+    expect(processAlive(lingerPid)).toBe(true);
     const switched = (await running.store.published())!;
     await eventually(async () => records(dir).length >= 2, 'the record hook after the switchover', 10_000);
     expect(records(dir)[1]).toMatchObject({

@@ -137,7 +137,7 @@ describe('HTTP on every agent', () => {
     expect(shape(served)).toEqual(shape(fromCli));
     expect(stable(served)).toEqual(stable(fromCli));
     expect(served.nodes.map((n) => n.role)).toEqual(['primary', 'replica', 'replica']);
-    // Both print through the same serialiser: two-space indent, final newline.
+    // The agent prints through the CLI's serialiser (jsonText): two-space indent, final newline.
     expect(reply.text).toBe(`${JSON.stringify(served, null, 2)}\n`);
   });
 
@@ -202,9 +202,17 @@ describe('HTTP on every agent', () => {
       10_000,
       250,
     );
-    const reply = await get(running.agents[0]!, '/replica');
-    expect(reply.status).toBe(200);
-    expect((JSON.parse(reply.text) as { replicas: Array<{ name: string }> }).replicas.map((r) => r.name)).toEqual(['replica-1']);
+    // agent-1's own view catches up on its own probe cycle: wait for it rather than read it once.
+    await eventually(
+      async () => {
+        const reply = await get(running.agents[0]!, '/replica');
+        const names = (JSON.parse(reply.text) as { replicas: Array<{ name: string }> }).replicas.map((r) => r.name);
+        return reply.status === 200 && names.length === 1 && names[0] === 'replica-1';
+      },
+      "agent-1's /replica listing replica-1 alone",
+      10_000,
+      250,
+    );
   });
 
   it('an agent that stops closes its port', async () => {

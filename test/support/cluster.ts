@@ -70,7 +70,7 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

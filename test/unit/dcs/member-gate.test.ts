@@ -12,6 +12,10 @@ describe('etcd member gate', () => {
     [new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED: Deadline exceeded after 1.0s'), true, false],
     [new GRPCUnavailableError('14 UNAVAILABLE: etcdserver: no leader'), false, true],
     [new GRPCUnavailableError('14 UNAVAILABLE: etcdserver: request timed out'), false, false],
+    // May come after the member applied the write: never sent a second time.
+    [new GRPCUnavailableError('14 UNAVAILABLE: Connection dropped'), true, false],
+    [new GRPCUnavailableError('14 UNAVAILABLE: etcdserver: server stopped'), false, false],
+    [new MemberDown('etcd-2 is down'), false, true],
     [new Error('etcdserver: requested lease not found'), false, false],
   ])('%s: member unreachable %s, sent to another member %s', (error, unreachable, retried) => {
     expect(memberUnreachable(error)).toBe(unreachable);
