@@ -35,6 +35,7 @@ export interface AgentOptions {
   /** Labels put on helper containers (rebuilds), so tests can find and remove them. */
   helperLabels?: Record<string, string>;
   afterStep?: (step: StepName, journal: Journal) => Promise<void>;
+  beforeStep?: (step: StepName, journal: Journal) => void;
 }
 
 /**
@@ -70,7 +71,7 @@ export class Agent {
   ) {
     this.observer = new Observer(cluster, options.agentId, Date.now(), () => this.edges.dockerFailed());
     this.endpoints = EndpointSwitcher.of(cluster);
-    this.runner = new OperationRunner(cluster, leadership, options.afterStep, this.endpoints, () => this.observer.snapshot(Date.now()));
+    this.runner = new OperationRunner(cluster, leadership, { afterStep: options.afterStep, beforeStep: options.beforeStep }, this.endpoints, () => this.observer.snapshot(Date.now()));
     this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader());
     this.hooks = new RoleChangeHooks(cluster.config, cluster.log);
   }
@@ -348,21 +349,7 @@ export class Agent {
 
   private async runOperation(journal: Journal): Promise<void> {
     const outcome = await this.runner.run(journal);
-    // A failed step is retried by the next tick (or leader): only the finished operation has a result.
-    if (journal.requestedBy.startsWith('cli:') && outcome.ok) {
-      // Writes are refused from the first step (fence or stop) until the new primary is published.
-      const published = outcome.journal.completed.find((c) => c.step === 'publish');
-      const result: RequestResult = {
-        id: journal.id,
-        ok: true,
-        from: journal.from,
-        to: journal.to,
-        epoch: outcome.published.epoch,
-        kind: journal.kind,
-        ms: published ? published.at - journal.startedAt : null,
-      };
-      await this.leadership.guard([{ key: this.cluster.store.keys.requestResult(journal.id), value: encode(result) }]).catch(() => false);
-    }
+    // A failed step is retried by the next tick (or leader); the runner writes a request's result with the operation's end.
     if (outcome.ok) {
       // The operation re-pointed the other replicas: give them time to follow before the rejoin rule judges them.
       this.rejoiner.operationRepointed(journal.to);

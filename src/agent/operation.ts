@@ -1,5 +1,5 @@
 import { completeStep, isFinished, withError, withTargetLsn, type Journal, type StepName } from '../core/journal.js';
-import { encode, type HistoryRecord } from '../dcs/store.js';
+import { encode, type HistoryRecord, type RequestResult } from '../dcs/store.js';
 import type { AgentView, Published } from '../core/types.js';
 import type { EndpointSwitcher } from './endpoints.js';
 import type { Leadership } from '../dcs/leadership.js';
@@ -7,6 +7,13 @@ import type { Cluster } from './cluster.js';
 import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
 import { parseLsn } from '../core/lsn.js';
 import { describeError } from '../postgres/connection.js';
+
+export interface StepHooks {
+  /** Called right before a step is carried out (after the leadership check). */
+  beforeStep?: (step: StepName, journal: Journal) => void;
+  /** Called after a step was recorded in etcd. */
+  afterStep?: (step: StepName, journal: Journal) => Promise<void>;
+}
 
 export type OperationOutcome = { ok: true; journal: Journal; published: Published } | { ok: false; journal: Journal; error: string; lostLeadership: boolean };
 
@@ -22,8 +29,8 @@ export class OperationRunner {
   constructor(
     private readonly cluster: Cluster,
     private readonly leadership: Leadership,
-    /** Called after each recorded step; tests use it to stop a leader half way. */
-    private readonly afterStep: (step: StepName, journal: Journal) => Promise<void> = async () => undefined,
+    /** Called around each step; tests use them to stop a leader half way and to see who acts. */
+    private readonly stepHooks: StepHooks = {},
     private readonly endpoints: EndpointSwitcher | null = null,
     private readonly currentView: () => AgentView | null = () => null,
   ) {}
@@ -39,6 +46,7 @@ export class OperationRunner {
       if (!this.leadership.isLeader()) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
       const step = journal.step;
       const began = Date.now();
+      this.stepHooks.beforeStep?.(step, journal);
       try {
         const extra = await this.perform(step, journal);
         if (extra.targetLsn) journal = withTargetLsn(journal, extra.targetLsn, Date.now());
@@ -54,8 +62,10 @@ export class OperationRunner {
       if (!next.ok) return { ok: false, journal, error: next.reason, lostLeadership: false };
       journal = next.journal;
       const writes = step === 'publish' && published ? this.publishWrites(journal, published) : [];
+      // A requested operation's result is written with its end, in one transaction: a leader that
+      // dies right after cannot leave `failover promote` waiting for a result nobody writes.
       const recorded = isFinished(journal)
-        ? await this.leadership.guard([{ key: this.cluster.store.keys.journal, delete: true }])
+        ? await this.leadership.guard([{ key: this.cluster.store.keys.journal, delete: true }, ...(await this.resultWrites(journal, published))])
         : await this.leadership.guard([...writes, { key: this.cluster.store.keys.journal, value: encode(journal) }]);
       if (!recorded) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
       log.info({ step, ms: Date.now() - began, targetLsn: journal.targetLsn }, `step ${step} done`);
@@ -64,7 +74,7 @@ export class OperationRunner {
         await this.endpoints.followPrimary(published, this.currentView());
         log.info({ ms: Date.now() - switched }, 'endpoints follow the new primary');
       }
-      await this.afterStep(step, journal);
+      await this.stepHooks.afterStep?.(step, journal);
     }
     published ??= await this.cluster.store.published();
     return { ok: true, journal, published: published! };
@@ -158,6 +168,23 @@ export class OperationRunner {
    */
   private async prepareReturn(journal: Journal): Promise<void> {
     await prepareForReturn(this.cluster, this.node(journal.from), journal.kind === 'failover' ? this.node(journal.to) : null);
+  }
+
+  private async resultWrites(journal: Journal, published: Published | null): Promise<Array<{ key: string; value: string }>> {
+    if (!journal.requestedBy.startsWith('cli:')) return [];
+    const epoch = published?.epoch ?? (await this.cluster.store.published())?.epoch ?? journal.epoch;
+    // Writes are refused from the first step (fence or stop) until the new primary is published.
+    const publishedStep = journal.completed.find((c) => c.step === 'publish');
+    const result: RequestResult = {
+      id: journal.id,
+      ok: true,
+      from: journal.from,
+      to: journal.to,
+      epoch,
+      kind: journal.kind,
+      ms: publishedStep ? publishedStep.at - journal.startedAt : null,
+    };
+    return [{ key: this.cluster.store.keys.requestResult(journal.id), value: encode(result) }];
   }
 
   private publishWrites(journal: Journal, published: Published): Array<{ key: string; value: string }> {

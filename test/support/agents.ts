@@ -10,6 +10,7 @@ import { ClusterStore } from '../../src/dcs/store.js';
 import { createLogger } from '../../src/log.js';
 import { freePort, PGBOUNCER_ADMIN_PASSWORD, POSTGRES_PASSWORD, REPLICATION_PASSWORD, type TestCluster } from './cluster.js';
 import { eventually } from './eventually.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 export interface RunningAgents {
   agents: Agent[];
@@ -17,6 +18,8 @@ export interface RunningAgents {
   config: Config;
   leaderId(): Promise<string | null>;
   agent(id: string): Agent;
+  /** The agent's own way to etcd (only with `etcdProxies`). */
+  proxy(id: string): TcpProxy;
   stop(): Promise<void>;
 }
 
@@ -29,6 +32,9 @@ export async function startAgents(
     count?: number;
     config?: Partial<Record<string, unknown>>;
     afterStep?: (agentId: string, step: StepName, journal: Journal) => Promise<void>;
+    beforeStep?: (agentId: string, step: StepName, journal: Journal) => void;
+    /** Each agent reaches etcd through its own TcpProxy, which a test can cut (see RunningAgents.proxy). */
+    etcdProxies?: boolean;
     /** Each agent serves HTTP on its own free 127.0.0.1 port (see Agent.httpAddress()). */
     http?: boolean;
   } = {},
@@ -36,10 +42,18 @@ export async function startAgents(
   const config = cluster.config(options.config ?? {});
   const etcds: Etcd3[] = [];
   const agents: Agent[] = [];
+  const proxies = new Map<string, TcpProxy>();
   const level = process.env.FAILOVER_TEST_LOG ?? 'silent';
   for (let i = 1; i <= (options.count ?? 3); i++) {
     const id = `agent-${i}`;
-    const etcd = createEtcd(config.etcd);
+    let etcdConfig = config.etcd;
+    if (options.etcdProxies) {
+      const target = new URL(config.etcd.endpoints[0]!);
+      const proxy = await new TcpProxy(target.hostname, Number(target.port)).start();
+      proxies.set(id, proxy);
+      etcdConfig = { ...config.etcd, endpoints: [proxy.url] };
+    }
+    const etcd = createEtcd(etcdConfig);
     etcds.push(etcd);
     const log = createLogger('pg-failover', level).child({ agent: id });
     const leadership = new Leadership(etcd, keysFor(config.etcd.prefix, config.cluster), id, config.timings.leaseTtlSec);
@@ -48,6 +62,7 @@ export async function startAgents(
       agentId: id,
       helperLabels: cluster.labels,
       ...(options.afterStep ? { afterStep: (step, journal) => options.afterStep!(id, step, journal) } : {}),
+      ...(options.beforeStep ? { beforeStep: (step, journal) => options.beforeStep!(id, step, journal) } : {}),
     });
     await agent.start();
     agents.push(agent);
@@ -62,9 +77,15 @@ export async function startAgents(
     config,
     leaderId: () => store.leader(),
     agent: (id) => agents.find((a) => a.id === id)!,
+    proxy: (id) => {
+      const proxy = proxies.get(id);
+      if (!proxy) throw new Error(`agent ${id} has no etcd proxy (start the agents with etcdProxies)`);
+      return proxy;
+    },
     async stop() {
       await Promise.all(agents.map((a) => a.stop().catch(() => undefined)));
       for (const etcd of etcds) etcd.close();
+      await Promise.all([...proxies.values()].map((p) => p.close()));
     },
   };
 }
