@@ -55,10 +55,17 @@ describe('pause, resume and health', () => {
     expect(status.paused).toBe(true);
 
     await docker.getContainer(cluster.node('pgsql').container).kill();
+    const killedAt = Date.now();
     const running = agents;
     const verdict = await verdictWithNote(running, (n) => n.startsWith('paused'), 'a paused note in the verdict');
     expect(verdict.notes.join(' ')).toMatch(/automatic failover suspended/);
-    await new Promise((r) => setTimeout(r, 2000));
+    // Long enough that an unpaused leader would have failed over (the failure time, twice), and the
+    // leader kept deciding all along: it republished its paused verdict after that.
+    const failureTimeMs = running.config.timings.failureTimeMs;
+    await eventually(async () => {
+      const latest = await running.store.verdict();
+      return latest !== null && latest.at - killedAt > failureTimeMs * 2 && latest.notes.some((n) => n.startsWith('paused'));
+    }, 'the paused verdict after twice the failure time', 30_000, 200);
     expect(await agents.store.published()).toMatchObject({ name: 'pgsql', epoch: 1 });
 
     expect((await failover('resume')).code).toBe(0);

@@ -1,47 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allStreamFrom, docker, startCluster, streamsFrom, type TestCluster, POSTGRES_PASSWORD } from '../support/cluster.js';
+import { allStreamFrom, docker, startCluster, streamsFrom, type TestCluster } from '../support/cluster.js';
 import { startAgents, type RunningAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 import { failoverCli, type CliResult } from '../support/cli.js';
-import { connect, discard } from '../../src/postgres/connection.js';
+import { steadyWriter } from '../support/writer.js';
 
 // `failover promote` through the real CLI (dist/), against real agents and containers.
 
 function failover(c: TestCluster, running: RunningAgents, ...args: string[]): Promise<CliResult> {
   return failoverCli([...args, '--etcd', c.etcdUrl!, '--cluster', running.config.cluster], { FAILOVER_CONFIG: '' }, 60_000);
-}
-
-/** Commits numbered rows through the published primary, following it like an application. */
-function steadyWriter(c: TestCluster, running: RunningAgents) {
-  const acked: number[] = [];
-  let stop = false;
-  const done = (async () => {
-    let seq = 0;
-    let client: Awaited<ReturnType<typeof connect>> | null = null;
-    while (!stop) {
-      try {
-        if (!client) {
-          const published = await running.store.published();
-          client = await connect({ host: '127.0.0.1', port: c.node(published!.name).port, user: 'postgres', password: POSTGRES_PASSWORD, database: 'postgres' }, { timeoutMs: 1000 });
-        }
-        const n = ++seq;
-        await client.query('INSERT INTO steady (seq) VALUES ($1)', [n]);
-        acked.push(n);
-      } catch {
-        if (client) discard(client);
-        client = null;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    }
-    if (client) discard(client);
-  })();
-  return {
-    acked,
-    async stop() {
-      stop = true;
-      await done;
-    },
-  };
 }
 
 describe('failover promote', () => {
@@ -78,7 +45,13 @@ describe('failover promote', () => {
     await cluster.query('replica-2', `ALTER SYSTEM SET primary_conninfo = ''`);
     await cluster.query('replica-2', 'SELECT pg_reload_conf()');
     await cluster.query('pgsql', 'CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 100000) AS g');
-    await new Promise((r) => setTimeout(r, 1000));
+    // The leader refuses on what it observed: wait until it has seen replica-2 stop streaming.
+    const running = agents;
+    await eventually(async () => {
+      const leaderId = await running.leaderId();
+      const seen = running.agents.find((a) => a.id === leaderId)?.state().view.nodes['replica-2']?.sql;
+      return seen?.ok === true && !seen.streaming;
+    }, 'the leader seeing replica-2 not streaming', 15_000, 50);
     const result = await failover(cluster, agents, 'promote', 'replica-2', '--json');
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, to: 'replica-2' });
@@ -92,9 +65,10 @@ describe('failover promote', () => {
 
   it('a switchover under a steady writer loses no acknowledged write, and the old primary streams from the new one', async () => {
     const writer = steadyWriter(cluster, agents);
-    await new Promise((r) => setTimeout(r, 500));
+    await eventually(async () => writer.acked.length >= 20, 'the writer committing on pgsql', 10_000, 20);
     const result = await failover(cluster, agents, 'promote', 'replica-1', '--json');
-    await new Promise((r) => setTimeout(r, 500));
+    const ackedBefore = writer.acked.length;
+    await eventually(async () => writer.acked.length >= ackedBefore + 20, 'the writer committing on replica-1', 10_000, 20);
     await writer.stop();
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout);

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import { MemberDown, MemberGate, memberUnreachable } from '../../../src/dcs/member-gate.js';
 import { retriesOnAnotherMember } from '../../../src/dcs/client.js';
+import { eventually } from '../../support/eventually.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('etcd member gate', () => {
   it.each([
@@ -24,7 +24,11 @@ describe('etcd member gate', () => {
 
   it('passes a member over without calling it once it did not answer, until the probe reaches it', async () => {
     let up = false;
-    const gate = new MemberGate('http://etcd-2:2379', 10, async () => up);
+    let probes = 0;
+    const gate = new MemberGate('http://etcd-2:2379', 10, async () => {
+      probes += 1;
+      return up;
+    });
     await expect(gate.execute(() => 'ok')).resolves.toBe('ok');
     await expect(gate.execute(() => Promise.reject(new GRPCUnavailableError('14 UNAVAILABLE: No connection established')))).rejects.toBeInstanceOf(GRPCUnavailableError);
     let called = false;
@@ -35,10 +39,11 @@ describe('etcd member gate', () => {
       }),
     ).rejects.toBeInstanceOf(MemberDown);
     expect(called).toBe(false);
-    await sleep(40);
+    // Probed and still unreachable: the member stays passed over.
+    await eventually(async () => probes >= 2, 'two probes of the down member', 2000, 5);
     expect(gate.isDown).toBe(true);
     up = true;
-    await sleep(40);
+    await eventually(async () => !gate.isDown, 'the member let back in after a successful probe', 2000, 5);
     await expect(gate.execute(() => 'ok')).resolves.toBe('ok');
   });
 

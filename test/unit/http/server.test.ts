@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../../src/http/server.js';
 import { createLogger } from '../../../src/log.js';
+import { eventually } from '../../support/eventually.js';
 
 // The server itself on loopback: no Docker, no etcd.
 const routes = { '/ping': () => ({ status: 200, contentType: 'text/plain', body: 'pong' }) };
@@ -14,8 +15,8 @@ function recordingLog() {
 }
 
 async function listening(server: HttpServer): Promise<number> {
-  for (let i = 0; i < 100 && server.address() === null; i++) await new Promise((r) => setTimeout(r, 10));
-  return server.address()!.port;
+  const address = await eventually(async () => server.address(), 'the server listening', 2000, 5);
+  return address.port;
 }
 
 describe('the agent HTTP server', () => {
@@ -47,10 +48,10 @@ describe('the agent HTTP server', () => {
       const { log, errors } = recordingLog();
       const server = startHttpServer({ host: '127.0.0.1', port, routes, log });
       servers.push(server);
-      await new Promise((r) => setTimeout(r, 100));
-      expect(errors).toHaveLength(1);
+      await eventually(async () => errors.length > 0, 'the bind error logged', 2000, 5);
       expect(server.address()).toBeNull();
       await server.close();
+      expect(errors).toHaveLength(1);
     } finally {
       blocker.close();
     }
