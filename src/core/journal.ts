@@ -100,7 +100,9 @@ export function completeStep(journal: Journal, step: StepName, now: number): Ste
     return { ok: false, reason: `operation ${journal.id} is at step ${journal.step}, not ${step}` };
   }
   const steps = stepsOf(journal.kind);
-  const next = steps[steps.indexOf(step) + 1];
+  const at = steps.indexOf(step);
+  // indexOf's -1 would otherwise "advance" a foreign step to the plan's first one.
+  const next = at < 0 ? undefined : steps[at + 1];
   if (next === undefined) return { ok: false, reason: `step ${step} does not belong to a ${journal.kind}` };
   const previousAt = journal.completed.at(-1)?.at ?? journal.startedAt;
   const done: CompletedStep = { step, at: now, ms: Math.max(0, now - previousAt) };
