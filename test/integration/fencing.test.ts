@@ -1,0 +1,93 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEtcd } from '../../src/dcs/client.js';
+import { keysFor } from '../../src/dcs/keys.js';
+import { Leadership } from '../../src/dcs/leadership.js';
+import { docker, startCluster, type TestCluster } from '../support/cluster.js';
+import { startAgents, type RunningAgents } from '../support/agents.js';
+import { eventually } from '../support/eventually.js';
+
+// Safety rule 1: one writable primary per epoch. A node that runs as a primary but is
+// not the published one is fenced at once, and only the current leader can publish.
+
+let cluster: TestCluster | undefined;
+let agents: RunningAgents | undefined;
+
+afterEach(async () => {
+  await agents?.stop();
+  await cluster?.stop();
+  agents = undefined;
+  cluster = undefined;
+});
+
+describe('rule 1: one writable primary per epoch', () => {
+  it('a replica made writable by hand is fenced within the failure time and never published', async () => {
+    cluster = await startCluster({ replicas: 2 });
+    agents = await startAgents(cluster);
+    const c = cluster;
+    const running = agents;
+    // Watch the published primary the whole time: it must never name the stray.
+    const publishedNames = new Set<string>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const published = await running.store.published().catch(() => null);
+        if (published) publishedNames.add(`${published.name}@${published.epoch}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      await c.query('replica-2', 'SELECT pg_promote(true)');
+      const promotedAt = Date.now();
+      const [row] = await c.query<{ rec: boolean }>('replica-2', 'SELECT pg_is_in_recovery() AS rec');
+      expect(row?.rec, 'the hand-made primary is writable').toBe(false);
+      const container = docker.getContainer(c.node('replica-2').container);
+      await eventually(async () => !(await container.inspect()).State.Running, 'the stray primary fenced', 30_000, 20);
+      const fencedAfterMs = Date.now() - promotedAt;
+      expect(fencedAfterMs).toBeLessThanOrEqual(running.config.timings.failureTimeMs);
+      // The real primary kept its place and its epoch.
+      expect(await running.store.published()).toMatchObject({ name: 'pgsql', epoch: 1 });
+      await c.query('pgsql', 'CREATE TABLE still_primary (id int)');
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    expect([...publishedNames]).toEqual(['pgsql@1']);
+    expect((await running.store.history()).map((h) => `${h.to}@${h.epoch}`)).toEqual(['pgsql@1']);
+  });
+
+  it("a deposed leader's publish is refused by etcd, even while its own clock says it leads", async () => {
+    cluster = await startCluster({ replicas: 0 });
+    const options = { endpoints: [cluster.etcdUrl!], callTimeoutMs: 2000 };
+    const keys = keysFor('/pg-failover', `t${cluster.runId}`);
+    const etcdA = createEtcd(options);
+    const etcdB = createEtcd(options);
+    // A's clock stands still after its last keepalive: by its own reckoning its lease never ages.
+    let frozenAt: number | null = null;
+    const clockA = () => frozenAt ?? Date.now();
+    const a = new Leadership(etcdA, keys, 'agent-a', 3, clockA);
+    const b = new Leadership(etcdB, keys, 'agent-b', 3);
+    try {
+      await a.heartbeat();
+      expect(a.isLeader()).toBe(true);
+      expect(await a.guard([{ key: keys.primary, value: JSON.stringify({ name: 'pgsql', epoch: 1 }) }])).toBe(true);
+      frozenAt = Date.now();
+      // A is deposed: its lease is gone (as when it expires) and B takes the key.
+      await etcdB.leaseClient.leaseRevoke({ ID: a.leaseId! });
+      await b.heartbeat();
+      expect(b.isLeader()).toBe(true);
+      expect(await etcdB.get(keys.leader).string()).toBe('agent-b');
+      expect(a.isLeader(), 'A still believes it leads').toBe(true);
+      const published = await a.guard([{ key: keys.primary, value: JSON.stringify({ name: 'replica-1', epoch: 2 }) }]);
+      expect(published).toBe(false);
+      expect(JSON.parse((await etcdB.get(keys.primary).string())!)).toEqual({ name: 'pgsql', epoch: 1 });
+      // Having been refused, A no longer counts itself leader.
+      expect(a.isLeader()).toBe(false);
+      expect(await b.guard([{ key: keys.primary, value: JSON.stringify({ name: 'replica-1', epoch: 2 }) }])).toBe(true);
+    } finally {
+      await a.resign();
+      await b.resign();
+      etcdA.close();
+      etcdB.close();
+    }
+  });
+});
