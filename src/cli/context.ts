@@ -3,6 +3,7 @@ import type { Etcd3 } from 'etcd3';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createEtcd, describeEtcdError } from '../dcs/client.js';
+import { clusterExists, clusterNames, unknownClusterMessage } from '../dcs/clusters.js';
 import { keysFor } from '../dcs/keys.js';
 import { ClusterStore } from '../dcs/store.js';
 import { jsonText } from '../json.js';
@@ -33,15 +34,24 @@ export function configOf(command: Command): Config {
   }
 }
 
-/** Opens etcd and checks that it answers, so that an unreachable etcd is one clear line, not a hang. */
+/**
+ * Opens etcd and checks that it answers and holds the cluster, so that an unreachable
+ * etcd is one clear line, not a hang, and a mistyped cluster is refused with the names
+ * that exist instead of showing an empty cluster (or pausing one nobody runs).
+ */
 export async function openStore(config: Config): Promise<{ etcd: Etcd3; store: ClusterStore }> {
   const etcd = createEtcd({ endpoints: config.etcd.endpoints, callTimeoutMs: Math.max(config.etcd.callTimeoutMs, 2000) });
   const store = new ClusterStore(etcd, keysFor(config.etcd.prefix, config.cluster));
+  let existing: string[] | null = null;
   try {
-    await etcd.get(store.keys.primary).string();
+    if (!(await clusterExists(etcd, config.etcd.prefix, config.cluster))) existing = await clusterNames(etcd, config.etcd.prefix);
   } catch (error) {
     etcd.close();
     throw new CliError(describeEtcdError(error, config.etcd.endpoints), 1);
+  }
+  if (existing !== null) {
+    etcd.close();
+    throw new CliError(unknownClusterMessage(config.cluster, config.etcd.prefix, existing), 1);
   }
   return { etcd, store };
 }
