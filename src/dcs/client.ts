@@ -29,7 +29,9 @@ export function createEtcd(options: EtcdOptions): Etcd3 {
           global: retry(handleWhen(retriesOnAnotherMember), { maxAttempts: options.endpoints.length - 1 }),
         }
       : { host: () => noop, global: noop },
-    grpcOptions: { 'grpc.keepalive_time_ms': 5000, 'grpc.keepalive_timeout_ms': 2000 },
+    // gRPC's reconnect backoff grows to 120 s by default: an agent cut off from etcd for a
+    // while would then rejoin the cluster long after the network healed.
+    grpcOptions: { 'grpc.keepalive_time_ms': 5000, 'grpc.keepalive_timeout_ms': 2000, 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 1000 },
   });
 }
 

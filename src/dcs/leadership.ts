@@ -1,4 +1,4 @@
-import type { Etcd3, Lease } from 'etcd3';
+import { EtcdLeaseInvalidError, type Etcd3, type Lease } from 'etcd3';
 import type { Keys } from './keys.js';
 
 export type Clock = () => number;
@@ -76,6 +76,12 @@ export class Leadership {
         }
         this.lastKeepaliveOkAt = sentAt;
       } catch (error) {
+        // etcd3 reports an expired lease as an error, not as TTL 0: an agent cut off for longer
+        // than the TTL must grant a new lease, or it would never publish a view or lead again.
+        if (error instanceof EtcdLeaseInvalidError) {
+          this.dropLease();
+          return;
+        }
         if (!this.leaseFresh()) this.holdsKey = false;
         throw error;
       }
