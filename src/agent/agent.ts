@@ -292,13 +292,13 @@ export class Agent {
 
   private async publishVerdict(decision: Decision, now: number): Promise<void> {
     const verdict = decision.verdict?.kind ?? 'none';
-    const summary = `${verdict}|${decision.notes.join(';')}`;
+    const summary = `${verdict}|${decision.rule}|${decision.notes.join(';')}`;
     if (summary !== this.lastVerdict) {
-      this.cluster.log.info({ verdict: decision.verdict, notes: decision.notes }, `verdict ${verdict}`);
+      this.cluster.log.info({ verdict: decision.verdict, rule: decision.rule, notes: decision.notes }, `verdict ${verdict} (rule ${decision.rule})`);
     } else if (now - this.lastVerdictAt < 5000) {
       return;
     }
-    const record: VerdictRecord = { at: now, leader: this.id, verdict, notes: decision.notes };
+    const record: VerdictRecord = { at: now, leader: this.id, verdict, rule: decision.rule, notes: decision.notes };
     if (await this.leadership.guard([{ key: this.cluster.store.keys.verdict, value: encode(record) }]).catch(() => false)) {
       this.lastVerdict = summary;
       this.lastVerdictAt = now;

@@ -8,7 +8,7 @@ export function renderStatus(status: ClusterStatus): string {
   const lines: string[] = [];
   const primary = status.primary ? `${status.primary.name} (${status.primary.host}:${status.primary.port})` : 'none published';
   lines.push(`cluster ${status.cluster}  epoch ${status.epoch}  timeline ${status.timeline ?? '-'}  leader ${status.leader ?? 'none'}${status.paused ? '  PAUSED' : ''}`);
-  lines.push(`primary ${primary}  verdict ${status.verdict ?? '-'}  agents ${status.agents.map((a) => a.id).join(', ') || 'none'}`);
+  lines.push(`primary ${primary}  verdict ${status.verdict ?? '-'}${status.rule ? ` (rule ${status.rule})` : ''}  agents ${status.agents.map((a) => a.id).join(', ') || 'none'}`);
   for (const note of status.notes) lines.push(`note: ${note}`);
   const header = ['NODE', 'ROLE', 'REACHABLE', 'TL', 'LSN', 'LAG', 'STREAMING'];
   const rows = status.nodes.map((n) => [

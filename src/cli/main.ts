@@ -7,6 +7,7 @@ import { registerHealth } from './commands/health.js';
 import { registerPromote } from './commands/promote.js';
 import { registerHistory } from './commands/history.js';
 import { registerPause } from './commands/pause.js';
+import { registerRules } from './commands/rules.js';
 import { registerStatus } from './commands/status.js';
 
 // `failover history | head` closes the pipe early: that is not an error.
@@ -30,6 +31,7 @@ registerPause(program);
 registerDrill(program);
 registerHealth(program);
 registerPromote(program);
+registerRules(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -62,6 +62,19 @@ const SWITCHOVER_STEPS: readonly StepName[] = [
   'done',
 ];
 
+/** Each step with the plans it belongs to and what it does, for `failover rules` and the docs. */
+export const STEP_TABLE: ReadonlyArray<{ step: StepName; kinds: OperationKind[]; comment: string }> = [
+  { step: 'fence-old', kinds: ['failover'], comment: 'kill the old primary and verify it is not running (it may be alive behind a partition); hold the write endpoint' },
+  { step: 'stop-old', kinds: ['switchover'], comment: 'pause the write endpoint and stop the old primary cleanly, so it ships all its WAL; record its final position' },
+  { step: 'catch-up', kinds: ['failover', 'switchover'], comment: 'let the candidate replay what it received (a switchover: at least the old primary\'s final position)' },
+  { step: 'promote', kinds: ['failover', 'switchover'], comment: 'pg_ctl promote inside the candidate\'s container, then wait until it leaves recovery' },
+  { step: 'verify-write', kinds: ['failover', 'switchover'], comment: 'a write on the new primary succeeds; read its new timeline' },
+  { step: 'publish', kinds: ['failover', 'switchover'], comment: 'publish the new primary with the next epoch and record the history, in one leader-guarded transaction' },
+  { step: 'rejoin-old', kinds: ['switchover'], comment: 'restart the old primary as a standby of the new one (no re-clone: it stopped at a position the new primary has)' },
+  { step: 'repoint-replicas', kinds: ['failover', 'switchover'], comment: 'point the other replicas at the new primary in place; one that cannot be is left to the rejoin rule' },
+  { step: 'done', kinds: ['failover', 'switchover'], comment: 'the journal is removed and a requested operation\'s result written, in one transaction' },
+];
+
 export function stepsOf(kind: OperationKind): StepName[] {
   return [...(kind === 'failover' ? FAILOVER_STEPS : SWITCHOVER_STEPS)];
 }

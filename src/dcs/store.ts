@@ -48,6 +48,8 @@ export interface VerdictRecord {
   at: number;
   leader: string;
   verdict: string;
+  /** The decision rule that matched (older agents did not publish one). */
+  rule?: string;
   notes: string[];
 }
 

@@ -29,6 +29,8 @@ export interface ClusterStatus {
   primary: { name: string; host: string; port: number } | null;
   timeline: number | null;
   verdict: string | null;
+  /** The id of the decision rule the leader matched last (see `failover rules`). */
+  rule: string | null;
   notes: string[];
   agents: Array<{ id: string; ageMs: number }>;
   nodes: NodeStatus[];
@@ -94,6 +96,7 @@ export function summarise(input: {
     primary: input.published ? { name: input.published.name, host: input.published.host, port: input.published.port } : null,
     timeline: input.published?.timeline ?? null,
     verdict: input.verdict?.verdict ?? null,
+    rule: input.verdict?.rule ?? null,
     notes: input.verdict?.notes ?? [],
     agents: input.views.map((v) => ({ id: v.agentId, ageMs: Math.max(0, input.now - v.at) })).sort((a, b) => a.id.localeCompare(b.id)),
     nodes: nodeStatuses(pickView(input.views, input.leader), input.published),

@@ -53,16 +53,18 @@ const fence = (node: string): Action => ({ type: 'fence', node, reason: expect.s
 const rejoin = (node: string, why: RegExp): Action => ({ type: 'rejoin', node, reason: expect.stringMatching(why) as unknown as string });
 
 describe('decide', () => {
-  it.each<{ rule: string; input: DecideInput; actions: Action[]; notes?: Array<string | RegExp>; verdict?: string | null }>([
+  it.each<{ rule: string; by: string; input: DecideInput; actions: Action[]; notes?: Array<string | RegExp>; verdict?: string | null }>([
     // Who may act.
     {
       rule: 'a follower computes the verdict but takes no action',
+      by: 'follower-observes',
       input: input({ isLeader: false, views: ownView(killed, ...orphans, rogue) }),
       actions: [],
       verdict: 'failed',
     },
     {
       rule: 'a leader with a stale view of its own holds',
+      by: 'hold-without-own-view',
       input: input({ views: [view('agent-1', [killed, ...orphans], NOW - 60_000)] }),
       actions: [],
       notes: [/holding: our own view is 60000 ms old/],
@@ -70,6 +72,7 @@ describe('decide', () => {
     },
     {
       rule: 'a leader without a view of its own only resumes its journal',
+      by: 'hold-without-own-view',
       input: input({ views: [], journal: failoverJournal }),
       actions: [{ type: 'resume', journal: failoverJournal }],
       notes: [/no view of our own/],
@@ -77,45 +80,53 @@ describe('decide', () => {
     // Journal: finish what was started before deciding anything new.
     {
       rule: 'an unfinished journal is resumed and nothing new is decided',
+      by: 'resume-operation',
       input: input({ views: ownView(killed, ...orphans), journal: failoverJournal }),
       actions: [{ type: 'resume', journal: failoverJournal }],
     },
     {
       rule: 'a rogue primary is fenced alongside the resume',
+      by: 'resume-operation',
       input: input({ views: ownView(killed, replicaObs('replica-1'), rogue), journal: failoverJournal }),
       actions: [{ type: 'resume', journal: failoverJournal }, fence('replica-2')],
     },
     {
       rule: 'the journal\'s promoted-but-unpublished target is not fenced',
+      by: 'resume-operation',
       input: input({ views: ownView(killed, primaryObs('replica-1'), replicaObs('replica-2', { streaming: false })), journal: promotedNotPublished }),
       actions: [{ type: 'resume', journal: promotedNotPublished }],
     },
     {
       rule: 'a finished journal no longer holds decisions back',
+      by: 'failed-failover',
       input: input({ views: ownView(killed, ...orphans), journal: finishedJournal }),
       actions: [{ type: 'failover', from: PRIMARY, to: 'replica-1', reason: expect.stringContaining('exited') as unknown as string, position: BASE }],
     },
     // Bootstrap.
     {
       rule: 'nothing published and exactly one primary: bootstrap it',
+      by: 'bootstrap-single-primary',
       input: input({ published: null }),
       actions: [{ type: 'bootstrap', node: PRIMARY }],
       verdict: null,
     },
     {
       rule: 'nothing published and no primary: a note, no action',
+      by: 'bootstrap-no-primary',
       input: input({ published: null, views: ownView(downObs(PRIMARY), ...healthyReplicas) }),
       actions: [],
       notes: [/no reachable node runs as a primary/],
     },
     {
       rule: 'nothing published and two primaries: never guess',
+      by: 'bootstrap-refuse-several',
       input: input({ published: null, views: ownView(primaryObs(PRIMARY), replicaObs('replica-1'), rogue) }),
       actions: [],
       notes: [/2 nodes run as primaries \(pgsql, replica-2\): refusing to choose/],
     },
     {
       rule: 'nothing published: a primary whose container is not running is not bootstrapped',
+      by: 'bootstrap-no-primary',
       input: input({ published: null, views: ownView(primaryObs(PRIMARY, { container: 'paused' }), ...healthyReplicas) }),
       actions: [],
       notes: [/no reachable node/],
@@ -123,45 +134,53 @@ describe('decide', () => {
     // Rule 1: one writable primary.
     {
       rule: 'a rogue second primary is fenced',
+      by: 'healthy',
       input: input({ views: ownView(primaryObs(PRIMARY), replicaObs('replica-1'), rogue) }),
       actions: [fence('replica-2')],
       verdict: 'healthy',
     },
     {
       rule: 'a rogue second primary is fenced even while paused',
+      by: 'healthy',
       input: input({ paused: true, views: ownView(primaryObs(PRIMARY), replicaObs('replica-1'), rogue) }),
       actions: [fence('replica-2')],
     },
     {
       rule: 'a rogue is fenced alongside the failover, and is not the candidate',
+      by: 'failed-failover',
       input: input({ views: ownView(killed, orphans[0]!, rogue) }),
       actions: [fence('replica-2'), { type: 'failover', from: PRIMARY, to: 'replica-1', reason: expect.any(String) as unknown as string, position: BASE }],
     },
     // Failover.
     {
       rule: 'a killed primary fails over to the most advanced replica',
+      by: 'failed-failover',
       input: input({ views: ownView(killed, ...orphans) }),
       actions: [{ type: 'failover', from: PRIMARY, to: 'replica-1', reason: "primary pgsql's container is exited", position: BASE }],
       verdict: 'failed',
     },
     {
       rule: 'a synchronous standby is preferred on equal position',
+      by: 'failed-failover',
       input: input({ syncStandbys: ['replica-2'], views: ownView(killed, replicaObs('replica-1', { lsn: BASE, streaming: false }), replicaObs('replica-2', { lsn: BASE, streaming: false })) }),
       actions: [{ type: 'failover', from: PRIMARY, to: 'replica-2', reason: expect.any(String) as unknown as string, position: BASE }],
     },
     {
       rule: 'every replica too far behind the published lastLsn: refusal noted, no failover',
+      by: 'failed-no-safe-candidate',
       input: input({ published: published({ lastLsn: String(BASE + 48n * MiB) }), views: ownView(killed, ...orphans) }),
       actions: [],
       notes: [/failover refused: no safe candidate: every replica is further than 16 MiB behind .*replica-1 48 MiB/],
     },
     {
       rule: 'an unreadable published lastLsn is treated as unknown',
+      by: 'failed-failover',
       input: input({ published: published({ lastLsn: '0/3000000' }), views: ownView(killed, ...orphans) }),
       actions: [{ type: 'failover', from: PRIMARY, to: 'replica-1', reason: expect.any(String) as unknown as string, position: BASE }],
     },
     {
       rule: 'paused: a failed primary is noted, not failed over',
+      by: 'failed-while-paused',
       input: input({ paused: true, views: ownView(killed, ...orphans) }),
       actions: [],
       notes: [/^paused: automatic failover suspended/],
@@ -169,6 +188,7 @@ describe('decide', () => {
     },
     {
       rule: 'a replica still hearing the primary is a partition: noted, no failover',
+      by: 'primary-in-doubt',
       input: input({ views: ownView(downObs(PRIMARY), replicaObs('replica-1', { receiptAgeMs: 400 }), orphans[1]!) }),
       actions: [],
       notes: [/replica-1 heard from primary pgsql 400 ms ago/],
@@ -176,6 +196,7 @@ describe('decide', () => {
     },
     {
       rule: 'a minority of agents seeing the primary down: noted, no failover',
+      by: 'primary-in-doubt',
       input: input({ views: [view('agent-1', [downObs(PRIMARY), ...orphans]), view('agent-2', [primaryObs(), ...healthyReplicas]), view('agent-3', [primaryObs(), ...healthyReplicas])] }),
       actions: [],
       notes: [/only 1 of 3 live agents/],
@@ -184,6 +205,7 @@ describe('decide', () => {
     // Rejoin.
     {
       rule: 'a healthy cluster needs nothing',
+      by: 'healthy',
       input: input({}),
       actions: [],
       notes: [],
@@ -191,6 +213,7 @@ describe('decide', () => {
     },
     {
       rule: 'a returning old primary on an older timeline, not streaming, is rejoined',
+      by: 'healthy',
       input: input({
         published: published({ name: 'replica-1', host: 'pgsql-replica-1', epoch: 2, timeline: 2 }),
         views: ownView(replicaObs(PRIMARY, { timeline: 1, streaming: false }), primaryObs('replica-1', { timeline: 2 }), replicaObs('replica-2', { timeline: 2, upstreamHost: 'pgsql-replica-1' })),
@@ -199,6 +222,7 @@ describe('decide', () => {
     },
     {
       rule: 'a replica on an older timeline that streams from the new primary is left to follow the switch',
+      by: 'healthy',
       input: input({
         published: published({ name: 'replica-1', host: 'pgsql-replica-1', epoch: 2, timeline: 2 }),
         views: ownView(downObs(PRIMARY, { container: 'exited' }), primaryObs('replica-1', { timeline: 2 }), replicaObs('replica-2', { timeline: 1, upstreamHost: 'pgsql-replica-1' })),
@@ -207,6 +231,7 @@ describe('decide', () => {
     },
     {
       rule: 'an older timeline alone is not enough while the replica still streams (from another host)',
+      by: 'healthy',
       input: input({
         published: published({ name: 'replica-1', host: 'pgsql-replica-1', epoch: 2, timeline: 2 }),
         views: ownView(downObs(PRIMARY, { container: 'exited' }), primaryObs('replica-1', { timeline: 2 }), replicaObs('replica-2', { timeline: 1, upstreamHost: 'pgsql-replica-3' })),
@@ -215,21 +240,25 @@ describe('decide', () => {
     },
     {
       rule: 'a replica cut off for longer than the failure time is rejoined',
+      by: 'healthy',
       input: input({ views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: 15_000 })) }),
       actions: [rejoin('replica-2', /replica-2 is not streaming, not from primary pgsql, for 15000 ms/)],
     },
     {
       rule: 'a replica cut off only briefly is left to reconnect',
+      by: 'healthy',
       input: input({ views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: 3_000 })) }),
       actions: [],
     },
     {
       rule: 'a replica not streaming for an unknown time is left alone',
+      by: 'healthy',
       input: input({ views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: null })) }),
       actions: [],
     },
     {
       rule: 'the streaming watch measures how long a replica has been cut off',
+      by: 'healthy',
       input: input({
         views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: null })),
         streamingWatch: { primary: PRIMARY, notStreamingSince: { 'replica-2': NOW - 20_000 } },
@@ -238,6 +267,7 @@ describe('decide', () => {
     },
     {
       rule: 'the streaming watch also catches a replica streaming from the wrong host',
+      by: 'healthy',
       input: input({
         views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { upstreamHost: 'pgsql-replica-1' })),
         streamingWatch: { primary: PRIMARY, notStreamingSince: { 'replica-2': NOW - 20_000 } },
@@ -246,6 +276,7 @@ describe('decide', () => {
     },
     {
       rule: 'a watch kept for a previous primary says nothing about the new one',
+      by: 'healthy',
       input: input({
         views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: null })),
         streamingWatch: { primary: 'replica-1', notStreamingSince: { 'replica-2': NOW - 20_000 } },
@@ -254,27 +285,31 @@ describe('decide', () => {
     },
     {
       rule: 'the published primary is never rejoined',
+      by: 'healthy',
       input: input({ views: ownView(replicaObs(PRIMARY, { streaming: false, timeline: 0, receiptAgeMs: 60_000 }), ...healthyReplicas) }),
       actions: [],
     },
     {
       rule: 'a replica whose container is not running is not rejoined',
+      by: 'healthy',
       input: input({ views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { container: 'restarting', streaming: false, receiptAgeMs: 60_000 })) }),
       actions: [],
     },
     {
       rule: 'replicas are not rebuilt while the primary is in doubt',
+      by: 'primary-in-doubt',
       input: input({ views: ownView(downObs(PRIMARY, { silentForMs: 2_000 }), ...orphans.map((o) => ({ ...o, sql: { ...o.sql, receiptAgeMs: 60_000 } } as NodeObservation))) }),
       actions: [],
       verdict: 'suspect',
     },
     {
       rule: 'paused: a replica that needs a rejoin is noted, not rebuilt',
+      by: 'healthy-rejoin-paused',
       input: input({ paused: true, views: ownView(primaryObs(), healthyReplicas[0]!, replicaObs('replica-2', { streaming: false, receiptAgeMs: 15_000 })) }),
       actions: [],
       notes: [/^paused: would rejoin replica-2/],
     },
-  ])('$rule', ({ input: decideInput, actions, notes, verdict }) => {
+  ])('$rule ($by)', ({ by, input: decideInput, actions, notes, verdict }) => {
     const decision = decide(decideInput);
     expect(decision.actions).toEqual(actions);
     if (notes !== undefined) {
@@ -282,6 +317,7 @@ describe('decide', () => {
       notes.forEach((note, i) => expect(decision.notes[i]).toMatch(note));
     }
     if (verdict !== undefined) expect(decision.verdict?.kind ?? null).toBe(verdict);
+    expect(decision.rule).toBe(by);
   });
 
   it('hands back a streaming watch that remembers when a replica stopped streaming', () => {

@@ -1,0 +1,222 @@
+// The decision rules as data: an ordered table that decide() matches first-match-wins,
+// in the manner of pg_auto_failover's state machine rows. Each row reads a Situation
+// (everything one tick knows, computed once) and says what to do and why. A new
+// behaviour is a new row with its own test, not one more branch in decide().
+import { chooseCandidate } from './candidate.js';
+import type { PrimaryVerdict } from './detector.js';
+import { isFinished, type Journal } from './journal.js';
+import { isLiveView, isReachable, isWritablePrimary } from './liveness.js';
+import { replicasToRejoin } from './rejoin.js';
+import type { StreamingWatch } from './streaming-watch.js';
+import type { AgentView, Lsn, NodeObservation, NodeSpec, Published, Timings } from './types.js';
+
+export type Action =
+  | { type: 'resume'; journal: Journal }
+  | { type: 'failover'; from: string; to: string; reason: string; position: Lsn }
+  | { type: 'bootstrap'; node: string }
+  | { type: 'fence'; node: string; reason: string }
+  | { type: 'rejoin'; node: string; reason: string };
+
+/** What one tick knows, computed once before the rows are matched. */
+export interface Situation {
+  now: number;
+  isLeader: boolean;
+  paused: boolean;
+  published: Published | null;
+  specs: NodeSpec[];
+  primaryHosts: string[];
+  verdict: PrimaryVerdict | null;
+  own: AgentView | undefined;
+  observations: Record<string, NodeObservation>;
+  journal: Journal | null;
+  timings: Timings;
+  maxLagBytes: bigint;
+  syncStandbys?: string[];
+  streamingWatch: StreamingWatch;
+  /** Whether the caller handed a watch in (without one, rejoin relies on the receiver's last contact). */
+  hasStreamingWatch: boolean;
+  /** Rule 1's fences: they go out alongside whatever row matches (see STANDING_RULES). */
+  fences: Action[];
+}
+
+export interface Outcome {
+  actions: Action[];
+  notes: string[];
+}
+
+export interface Rule {
+  id: string;
+  /** The condition, in words, for `failover rules`. */
+  when: string;
+  /** What happens, in words. */
+  then: string;
+  /** Why this is right, for the operator reading `status` or `events`. */
+  why: string;
+  matches(s: Situation): boolean;
+  decide(s: Situation): Outcome;
+}
+
+/** Rules that hold on every tick of a leader with a live view, alongside the row that matches. */
+export const STANDING_RULES = [
+  {
+    id: 'fence-stray-primary',
+    when: 'a node other than the published primary accepts writes (the target of an unfinished operation excepted)',
+    then: 'fence it (stop its container), alongside whatever else is decided, paused or not',
+    why: 'safety rule 1: one writable primary per epoch outranks everything',
+  },
+] as const;
+
+const unfinished = (s: Situation): Journal | null => (s.journal !== null && !isFinished(s.journal) ? s.journal : null);
+const liveView = (s: Situation): boolean => s.own !== undefined && isLiveView(s.own, s.now, s.timings.viewStaleMs);
+const primariesAmong = (s: Situation): string[] =>
+  s.specs.filter((spec) => isReachable(s.observations[spec.name]) && isWritablePrimary(s.observations[spec.name])).map((spec) => spec.name);
+const verdictIs = (s: Situation, ...kinds: Array<PrimaryVerdict['kind']>): boolean => s.published !== null && s.verdict !== null && kinds.includes(s.verdict.kind);
+const reasonOf = (v: PrimaryVerdict): string => ('reason' in v ? v.reason : v.kind);
+const withFences = (s: Situation, actions: Action[] = [], notes: string[] = []): Outcome => ({ actions: [...s.fences, ...actions], notes });
+
+function rejoinsOf(s: Situation) {
+  return replicasToRejoin({
+    now: s.now,
+    published: s.published!,
+    primaryHosts: s.primaryHosts,
+    specs: s.specs,
+    observations: s.observations,
+    failureTimeMs: s.timings.failureTimeMs,
+    ...(s.hasStreamingWatch ? { streamingWatch: s.streamingWatch } : {}),
+  });
+}
+
+function candidateOf(s: Situation) {
+  return chooseCandidate({
+    specs: s.specs,
+    observations: s.observations,
+    failedPrimary: s.published!.name,
+    lastKnownPrimaryLsn: parseDecimalLsn(s.published!.lastLsn),
+    maxLagBytes: s.maxLagBytes,
+    ...(s.syncStandbys === undefined ? {} : { syncStandbys: s.syncStandbys }),
+  });
+}
+
+/** Published.lastLsn is a decimal string; an unreadable one means "unknown", not an error. */
+function parseDecimalLsn(text: string | undefined): Lsn | null {
+  return text !== undefined && /^\d+$/.test(text) ? BigInt(text) : null;
+}
+
+export const RULES: readonly Rule[] = [
+  {
+    id: 'follower-observes',
+    when: 'this agent is not the leader',
+    then: 'nothing: publish the view, act on nothing',
+    why: 'only the leader acts; the others vote with their views',
+    matches: (s) => !s.isLeader,
+    decide: () => ({ actions: [], notes: [] }),
+  },
+  {
+    id: 'hold-without-own-view',
+    when: "the leader has no view of its own, or it is older than the failure time",
+    then: 'resume an unfinished operation if there is one; decide nothing new',
+    why: 'a decision needs fresh eyes; an operation already under way must still be able to end',
+    matches: (s) => !liveView(s),
+    decide: (s) => {
+      const journal = unfinished(s);
+      const why = s.own === undefined ? 'no view of our own yet' : `our own view is ${s.now - s.own.at} ms old`;
+      return { actions: journal ? [{ type: 'resume', journal }] : [], notes: [`holding: ${why}`] };
+    },
+  },
+  {
+    id: 'resume-operation',
+    when: 'an operation (failover or switchover) is journaled and not finished',
+    then: 'resume it at its current step; decide nothing new',
+    why: 'safety rule 5: a half-done operation is rolled forward before anything else',
+    matches: (s) => unfinished(s) !== null,
+    decide: (s) => ({ actions: [{ type: 'resume', journal: unfinished(s)! }, ...s.fences], notes: [] }),
+  },
+  {
+    id: 'bootstrap-single-primary',
+    when: 'nothing is published and exactly one reachable node runs as a primary',
+    then: 'publish it as the primary of epoch 1',
+    why: 'the cluster as it was built: one primary, no choice to make',
+    matches: (s) => s.published === null && primariesAmong(s).length === 1,
+    decide: (s) => ({ actions: [{ type: 'bootstrap', node: primariesAmong(s)[0]! }], notes: [] }),
+  },
+  {
+    id: 'bootstrap-no-primary',
+    when: 'nothing is published and no reachable node runs as a primary',
+    then: 'nothing; say so',
+    why: 'there is nothing to publish, and promoting a replica without a known primary would be a guess',
+    matches: (s) => s.published === null && primariesAmong(s).length === 0,
+    decide: () => ({ actions: [], notes: ['no primary published and no reachable node runs as a primary'] }),
+  },
+  {
+    id: 'bootstrap-refuse-several',
+    when: 'nothing is published and several nodes run as primaries',
+    then: 'nothing; name them',
+    why: 'choosing between two primaries would discard one of them: a person must decide',
+    matches: (s) => s.published === null,
+    decide: (s) => {
+      const primaries = primariesAmong(s);
+      return { actions: [], notes: [`no primary published and ${primaries.length} nodes run as primaries (${primaries.join(', ')}): refusing to choose`] };
+    },
+  },
+  {
+    id: 'failed-while-paused',
+    when: 'the primary is failed and the cluster is paused',
+    then: 'no failover; say what would have happened',
+    why: 'maintenance mode: a person is working on the cluster',
+    matches: (s) => verdictIs(s, 'failed') && s.paused,
+    decide: (s) => withFences(s, [], [`paused: automatic failover suspended (${reasonOf(s.verdict!)})`]),
+  },
+  {
+    id: 'failed-no-safe-candidate',
+    when: 'the primary is failed and no replica is a safe candidate',
+    then: 'no failover; say why each replica was refused',
+    why: 'safety rule 3: promoting an unsafe replica loses acknowledged writes',
+    matches: (s) => verdictIs(s, 'failed') && !candidateOf(s).ok,
+    decide: (s) => {
+      const chosen = candidateOf(s);
+      return withFences(s, [], chosen.ok ? [] : [`failover refused: ${chosen.reason}`]);
+    },
+  },
+  {
+    id: 'failed-failover',
+    when: 'the primary is failed and a safe candidate exists',
+    then: 'fail over to the most advanced safe replica',
+    why: 'safety rule 2 gave the evidence; rule 3 chose the replica that loses the least',
+    matches: (s) => verdictIs(s, 'failed'),
+    decide: (s) => {
+      const chosen = candidateOf(s);
+      if (!chosen.ok) return withFences(s, [], [`failover refused: ${chosen.reason}`]);
+      return withFences(s, [{ type: 'failover', from: s.published!.name, to: chosen.name, reason: reasonOf(s.verdict!), position: chosen.position }]);
+    },
+  },
+  {
+    id: 'healthy-rejoin-paused',
+    when: 'the primary is healthy, a replica needs a rejoin, and the cluster is paused',
+    then: 'no rejoin; say which replica would be rejoined',
+    why: 'maintenance mode means hands off the data: a rebuild waits for resume',
+    matches: (s) => verdictIs(s, 'healthy') && s.paused && rejoinsOf(s).length > 0,
+    decide: (s) => withFences(s, [], rejoinsOf(s).map((need) => `paused: would rejoin ${need.node} (${need.reason})`)),
+  },
+  {
+    id: 'healthy',
+    when: 'the primary is healthy',
+    then: 'rejoin every replica that stopped following it for longer than the failure time (none if all follow)',
+    why: 'a replica that does not stream from the primary is no candidate for the next failover',
+    matches: (s) => verdictIs(s, 'healthy'),
+    decide: (s) => withFences(s, rejoinsOf(s).map((need) => ({ type: 'rejoin' as const, ...need }))),
+  },
+  {
+    id: 'primary-in-doubt',
+    when: 'otherwise: the primary is suspect, partitioned from the agents, or unknown',
+    then: 'no failover and no rebuild; say why',
+    why: 'safety rule 2: no failover on a hunch; a rebuild could wipe the standby a failover might need',
+    // The rows above took every other case: this last row always matches.
+    matches: () => true,
+    decide: (s) => withFences(s, [], [reasonOf(s.verdict!)]),
+  },
+];
+
+/** The first row whose condition holds; the last row always does. */
+export function matchRule(s: Situation): Rule {
+  return RULES.find((rule) => rule.matches(s))!;
+}
