@@ -18,6 +18,8 @@ export interface RunningAgents {
   config: Config;
   leaderId(): Promise<string | null>;
   agent(id: string): Agent;
+  /** What agent `id` has logged so far, as pino's JSON lines (only with `captureLogs`). */
+  logs(id: string): string;
   /** The agent's own way to etcd (only with `etcdProxies`). */
   proxy(id: string): TcpProxy;
   stop(): Promise<void>;
@@ -37,13 +39,16 @@ export async function startAgents(
     etcdProxies?: boolean;
     /** Each agent serves HTTP on its own free 127.0.0.1 port (see Agent.httpAddress()). */
     http?: boolean;
+    /** Each agent logs at this level into memory instead of stdout (see RunningAgents.logs), e.g. to scan what it would print. */
+    captureLogs?: 'trace' | 'debug' | 'info';
   } = {},
 ): Promise<RunningAgents> {
   const config = cluster.config(options.config ?? {});
   const etcds: Etcd3[] = [];
   const agents: Agent[] = [];
   const proxies = new Map<string, TcpProxy>();
-  const level = process.env.FAILOVER_TEST_LOG ?? 'silent';
+  const level = options.captureLogs ?? process.env.FAILOVER_TEST_LOG ?? 'silent';
+  const captured = new Map<string, string[]>();
   for (let i = 1; i <= (options.count ?? 3); i++) {
     const id = `agent-${i}`;
     let etcdConfig = config.etcd;
@@ -55,7 +60,9 @@ export async function startAgents(
     }
     const etcd = createEtcd(etcdConfig);
     etcds.push(etcd);
-    const log = createLogger('pg-failover', level).child({ agent: id });
+    const lines: string[] = [];
+    captured.set(id, lines);
+    const log = createLogger('pg-failover', level, options.captureLogs ? { write: (line: string) => void lines.push(line) } : undefined).child({ agent: id });
     const leadership = new Leadership(etcd, keysFor(config.etcd.prefix, config.cluster), id, config.timings.leaseTtlSec);
     const own: Config = options.http ? { ...config, http: { host: '127.0.0.1', port: await freePort() } } : config;
     const agent = new Agent(new Cluster(own, etcd, log, env), leadership, {
@@ -77,6 +84,10 @@ export async function startAgents(
     config,
     leaderId: () => store.leader(),
     agent: (id) => agents.find((a) => a.id === id)!,
+    logs: (id) => {
+      if (!options.captureLogs) throw new Error('the agents were started without captureLogs');
+      return (captured.get(id) ?? []).join('');
+    },
     proxy: (id) => {
       const proxy = proxies.get(id);
       if (!proxy) throw new Error(`agent ${id} has no etcd proxy (start the agents with etcdProxies)`);
