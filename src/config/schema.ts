@@ -92,12 +92,20 @@ const hookSchema = z
   })
   .strict();
 
+// A URL with a user and password in it would be printed in every "etcd unreachable"
+// line and passed on to gRPC (which repeats it in its errors): refuse it, without
+// repeating it. (The message names the path only; zod's messages carry no value.)
+const etcdEndpoint = z
+  .string()
+  .url()
+  .refine((url) => !/^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i.test(url), { message: 'credentials do not belong in the URL; give etcd endpoints as scheme://host:port' });
+
 export const configSchema = z
   .object({
     cluster: nodeName.default('main'),
     etcd: z
       .object({
-        endpoints: z.array(z.string().url()).min(1).default(['http://127.0.0.1:2379']),
+        endpoints: z.array(etcdEndpoint).min(1).default(['http://127.0.0.1:2379']),
         prefix: z.string().regex(/^\/[^\s]*[^/\s]$/, 'an absolute key prefix without a trailing slash').default('/pg-failover'),
         callTimeoutMs: z.number().int().min(100).max(30_000).default(1000),
       })

@@ -53,10 +53,16 @@ describe('loadConfig', () => {
     ['an unknown key', () => loadConfig({ file: file({ nodes: [node('a')], typo: 1 }) }, {}), /config: \(root\): .*typo/],
     ['a probe timeout not below the failure time', () => loadConfig({ file: file({ nodes: [node('a')], timings: { probeTimeoutMs: 5000, failureTimeMs: 3000 } }) }, {}), /timings\.probeTimeoutMs: must be shorter than failureTimeMs/],
     ['an etcd URL that is not one', () => loadConfig({ file: file({ nodes: [node('a')] }) }, { FAILOVER_ETCD: 'not a url' }), /config: etcd\.endpoints\.0: /],
+    ['an etcd URL with credentials in it', () => loadConfig({ file: file({ nodes: [node('a')] }) }, { FAILOVER_ETCD: 'http://root:etcd-s3cret@127.0.0.1:2379' }), /config: etcd\.endpoints\.0: credentials do not belong in the URL/],
   ])('refuses %s with a line naming the path', (_name, run, line) => {
     const found = problems(run);
     expect(found.some((p) => line.test(p))).toBe(true);
     for (const p of found) expect(p.split('\n')).toHaveLength(1);
+  });
+
+  it('never repeats the credentials of an etcd URL it refuses', () => {
+    const found = problems(() => loadConfig({ file: file({ nodes: [node('a')], etcd: { endpoints: ['http://127.0.0.1:2379', 'https://user:etcd-s3cret@etcd-2:2379'] } }) }, {}));
+    expect(found).toEqual(['config: etcd.endpoints.1: credentials do not belong in the URL; give etcd endpoints as scheme://host:port']);
   });
 
   it('reads a password from the environment or a file, and names what is missing without revealing anything', () => {
