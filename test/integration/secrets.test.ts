@@ -11,7 +11,7 @@ import { eventually } from '../support/eventually.js';
 // (`failover promote`) and a drill round, no secret of the test cluster appears in
 // any agent's log (three in-process agents and one `failover agent` process, all at
 // trace level), any container's log (nodes, PgBouncers, etcd), the command lines the
-// agents ran in containers (Docker's exec events), or anything the CLI printed,
+// agents ran in containers (Docker's exec events), etcd's keys and values, or anything the CLI printed,
 // `--json` output and error paths included.
 
 /** Passwords the CLI is given on error paths only: they must not come back either. */
@@ -163,6 +163,9 @@ describe('secrets never reach logs or output (rule 8)', () => {
     // Docker's events name every command run in a container (exec_create: <argv>): a password passed as an argument shows there.
     const events = await dockerEvents(since, cluster.runId);
     sources.push({ what: "Docker's events of the test's containers", text: events });
+    // Rule 8 names etcd too: every key and value the agents and the CLI left there.
+    const stored = await agents.store.etcd.getAll().prefix('/').strings();
+    sources.push({ what: 'etcd', text: JSON.stringify(stored) });
     for (const { what, result } of printed) sources.push({ what: `failover ${what} (exit ${result.code})`, text: `${result.stdout}\n${result.stderr}` });
     const leaks = sources.flatMap(({ what, text }) => secretsIn(text, SECRETS).map((secret) => `${secret} in ${what}`));
     expect(leaks).toEqual([]);
@@ -177,6 +180,7 @@ describe('secrets never reach logs or output (rule 8)', () => {
     expect(agentLogs).toContain('"msg":"switchover finished"');
     expect(containers.length).toBeGreaterThanOrEqual(6);
     expect(events).toContain('exec_create: ');
+    expect(Object.keys(stored).some((k) => k.endsWith('/primary'))).toBe(true);
     for (const node of cluster.nodes) {
       const text = sources.find((s) => s.what === `log of container /${node.container}`)?.text ?? '';
       expect(text.length, `log of ${node.container}`).toBeGreaterThan(0);
