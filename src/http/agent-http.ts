@@ -34,6 +34,7 @@ export function singleFlight<T>(read: () => Promise<T>): () => Promise<T> {
 export function serveAgentHttp(source: AgentHttpSource, options: { host: string; port: number }, log: Logger): HttpServer {
   const published = singleFlight(() => source.store.published());
   const history = singleFlight(() => source.store.history());
+  const journal = singleFlight(() => source.store.journal());
   const status = singleFlight(() => readStatus(source.store, source.clusterName));
   // An etcd read that fails is a 503 naming it: the agent cannot vouch for what it did not read.
   const fromEtcd = async (reply: () => Promise<Reply>): Promise<Reply> => {
@@ -55,8 +56,8 @@ export function serveAgentHttp(source: AgentHttpSource, options: { host: string;
       '/cluster': () => fromEtcd(async () => json(200, await status())),
       '/metrics': async () => {
         // Local metrics are served even when etcd cannot be read; etcd's are then left out.
-        const cluster = await Promise.all([published(), history()]).then(
-          ([p, h]) => ({ published: p, history: h }),
+        const cluster = await Promise.all([published(), history(), journal()]).then(
+          ([p, h, j]) => ({ published: p, history: h, journal: j }),
           () => null,
         );
         return { status: 200, contentType: METRICS_CONTENT_TYPE, body: await renderMetrics({ state: source.state(), cluster }) };

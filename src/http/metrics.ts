@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { Journal } from '../core/journal.js';
 import type { Published } from '../core/types.js';
 import type { HistoryRecord } from '../dcs/store.js';
 import { nodeStatuses, positionOf, type Role } from '../status/cluster-status.js';
@@ -14,7 +15,12 @@ const COUNTED_KINDS = ['failover', 'switchover'] as const;
 export interface MetricsInput {
   state: AgentState;
   /** What etcd holds; null when this scrape could not read it (those metrics are then left out). */
-  cluster: { published: Published | null; history: HistoryRecord[] } | null;
+  cluster: {
+    published: Published | null;
+    history: HistoryRecord[];
+    /** The running operation's journal (null: none); absent when not read, and then its metrics are left out. */
+    journal?: Journal | null;
+  } | null;
 }
 
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -71,8 +77,21 @@ export async function renderMetrics(input: MetricsInput): Promise<string> {
       const publishedAt = Date.parse(last.at);
       if (Number.isFinite(publishedAt)) at.set({ kind: last.kind }, publishedAt / 1000);
     }
+    if (input.cluster.journal !== undefined) operationMetrics(registry, input.cluster.journal);
   }
   return registry.metrics();
+}
+
+// Timestamps (the leader's clock) rather than ages keep the scrape free of a clock; an
+// alert computes `time() - ...` and so notices an operation that stopped moving.
+function operationMetrics(registry: Registry, journal: Journal | null): void {
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Gauge<L>({ name, help, labelNames, registers: [registry] });
+  gauge('pgf_operation_in_progress', '1 while a failover or switchover journal is in etcd (an operation is running or waits to be rolled forward).').set(journal ? 1 : 0);
+  const started = gauge('pgf_operation_started_timestamp_seconds', 'The running operation: when it began (Unix time).', ['kind']);
+  const stepStarted = gauge('pgf_operation_step_started_timestamp_seconds', 'The running operation: when its current step became current, i.e. the previous one completed (Unix time).', ['kind', 'step']);
+  if (!journal) return;
+  started.set({ kind: journal.kind }, journal.startedAt / 1000);
+  stepStarted.set({ kind: journal.kind, step: journal.step }, (journal.completed.at(-1)?.at ?? journal.startedAt) / 1000);
 }
 
 /** The one definition of "connected to etcd", shared by /health and pgf_etcd_up. */

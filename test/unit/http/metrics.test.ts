@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { completeStep, startOperation, withError, type Journal } from '../../../src/core/journal.js';
 import type { NodeObservation } from '../../../src/core/types.js';
 import type { HistoryRecord } from '../../../src/dcs/store.js';
 import type { AgentState } from '../../../src/http/agent-state.js';
@@ -118,5 +119,38 @@ describe('GET /metrics', () => {
     const odd = primaryObs('we"ird\\name');
     const families = await scrape({ state: { ...state, view: view('agent-2', [odd]) }, cluster: null });
     expect(valueOf(families, 'pgf_node_reachable', { node: 'we"ird\\name' })).toBe(1);
+  });
+
+  describe('the running operation (from the journal), for "an operation is stuck"', () => {
+    const begun = startOperation({ id: 'op-1', kind: 'failover', from: 'pgsql', to: 'replica-1', epoch: 6, reason: 'test', requestedBy: 'agent-2', now: 1_700_000_000_000 });
+    const fenced = (completeStep(begun, 'fence-old', 1_700_000_002_500) as { ok: true; journal: Journal }).journal;
+
+    it('no journal: in progress 0, no timestamps', async () => {
+      const families = await scrape({ state, cluster: { ...cluster, journal: null } });
+      expect(valueOf(families, 'pgf_operation_in_progress')).toBe(0);
+      expect(families.get('pgf_operation_started_timestamp_seconds')?.samples).toEqual([]);
+      expect(families.get('pgf_operation_step_started_timestamp_seconds')?.samples).toEqual([]);
+    });
+
+    it('at its first step: the step started when the operation did', async () => {
+      const families = await scrape({ state, cluster: { ...cluster, journal: begun } });
+      expect(valueOf(families, 'pgf_operation_in_progress')).toBe(1);
+      expect(valueOf(families, 'pgf_operation_started_timestamp_seconds', { kind: 'failover' })).toBe(1_700_000_000);
+      expect(valueOf(families, 'pgf_operation_step_started_timestamp_seconds', { kind: 'failover', step: 'fence-old' })).toBe(1_700_000_000);
+    });
+
+    it('later steps: when the previous step completed, not when the journal was last written (an error or a target LSN does not make a stuck step look fresh)', async () => {
+      const failing = withError(fenced, 'catch-up: candidate unreachable', 1_700_000_090_000);
+      const families = await scrape({ state, cluster: { ...cluster, journal: failing } });
+      expect(families.get('pgf_operation_step_started_timestamp_seconds')?.samples).toEqual([
+        { name: 'pgf_operation_step_started_timestamp_seconds', labels: { kind: 'failover', step: 'catch-up' }, value: 1_700_000_002.5 },
+      ]);
+      expect(valueOf(families, 'pgf_operation_started_timestamp_seconds', { kind: 'failover' })).toBe(1_700_000_000);
+    });
+
+    it('journal not read (or etcd unreadable): the operation metrics are left out, not reported as "none"', async () => {
+      expect((await scrape({ state, cluster })).has('pgf_operation_in_progress')).toBe(false);
+      expect((await scrape({ state, cluster: null })).has('pgf_operation_in_progress')).toBe(false);
+    });
   });
 });
