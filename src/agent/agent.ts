@@ -6,6 +6,7 @@ import { EMPTY_STREAMING_WATCH, type StreamingWatch } from '../core/streaming-wa
 import type { AgentView, ContainerState, Published } from '../core/types.js';
 import { followContainerEvents } from '../docker/engine.js';
 import type { Leadership } from '../dcs/leadership.js';
+import { readSnapshot } from '../dcs/snapshot.js';
 import { encode, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
 import type { AgentState } from '../http/agent-state.js';
 import { serveAgentHttp } from '../http/agent-http.js';
@@ -213,8 +214,9 @@ export class Agent {
 
   private async lead(own: AgentView): Promise<void> {
     this.keepConnectionsWarm();
-    const store = this.cluster.store;
-    const [published, journal, paused, views, request] = await Promise.all([store.published(), store.journal(), store.paused(), store.views(), store.request()]);
+    // One read at one revision: the journal, the published primary and the views agree.
+    const snapshot = await readSnapshot(this.cluster.etcd, this.cluster.store.keys);
+    const { published, journal, paused, views, request } = snapshot;
     const others = views.filter((v) => v.agentId !== own.agentId);
     // Held from the first step of a promotion until it is published; released otherwise.
     const holding = journal !== null && !isFinished(journal) && !journal.completed.some((c) => c.step === 'publish');
@@ -234,6 +236,7 @@ export class Agent {
       timings: { failureTimeMs: this.cluster.config.timings.failureTimeMs, viewStaleMs: this.cluster.config.timings.failureTimeMs },
       maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
       streamingWatch: this.streamingWatch,
+      unreadable: snapshot.unreadable.filter((u) => u.key === this.cluster.store.keys.primary || u.key === this.cluster.store.keys.journal).map((u) => `${u.key}: ${u.problem}`),
     });
     this.streamingWatch = decision.streamingWatch;
     await this.publishVerdict(decision, now);

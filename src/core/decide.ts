@@ -27,6 +27,8 @@ export interface DecideInput {
   syncStandbys?: string[];
   /** The watch decide() returned last tick; without it, rejoin relies on the receiver's last contact. */
   streamingWatch?: StreamingWatch;
+  /** Keys the leader needs (the published primary, the journal) whose etcd value did not parse, described. */
+  unreadable?: string[];
 }
 
 export interface Decision {
@@ -76,6 +78,7 @@ function situationOf(input: DecideInput): Situation {
     ...(input.syncStandbys === undefined ? {} : { syncStandbys: input.syncStandbys }),
     streamingWatch,
     hasStreamingWatch: input.streamingWatch !== undefined,
+    unreadable: input.unreadable ?? [],
     fences: fenceStrays(input, observations),
   };
 }

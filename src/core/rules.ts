@@ -35,6 +35,8 @@ export interface Situation {
   streamingWatch: StreamingWatch;
   /** Whether the caller handed a watch in (without one, rejoin relies on the receiver's last contact). */
   hasStreamingWatch: boolean;
+  /** Keys the decision needs whose etcd value did not parse, described. */
+  unreadable: string[];
   /** Rule 1's fences: they go out alongside whatever row matches (see STANDING_RULES). */
   fences: Action[];
 }
@@ -110,6 +112,14 @@ export const RULES: readonly Rule[] = [
     why: 'only the leader acts; the others vote with their views',
     matches: (s) => !s.isLeader,
     decide: () => ({ actions: [], notes: [] }),
+  },
+  {
+    id: 'hold-unreadable-state',
+    when: 'the published primary or the journal in etcd does not parse',
+    then: 'nothing: name the key and the problem, until a person repairs or removes it',
+    why: 'read as absent, a broken primary key would bootstrap a new epoch 1 and a broken journal would be forgotten half done',
+    matches: (s) => s.unreadable.length > 0,
+    decide: (s) => ({ actions: [], notes: s.unreadable.map((u) => `holding: unreadable ${u}`) }),
   },
   {
     id: 'hold-without-own-view',

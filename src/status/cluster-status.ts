@@ -1,5 +1,6 @@
 import { formatLsn, lsnLag } from '../core/lsn.js';
 import type { AgentView, Lsn, NodeObservation, Published, SqlProbe } from '../core/types.js';
+import { readSnapshot } from '../dcs/snapshot.js';
 import type { ClusterStore, PauseState, VerdictRecord } from '../dcs/store.js';
 
 // What `failover status --json` prints, built in one place: the CLI prints it and
@@ -103,7 +104,9 @@ export function summarise(input: {
   };
 }
 
+/** The status from one snapshot: every field at the same etcd revision. */
 export async function readStatus(store: ClusterStore, cluster: string): Promise<ClusterStatus> {
-  const [published, leader, paused, verdict, views] = await Promise.all([store.published(), store.leader(), store.paused(), store.verdict(), store.views()]);
-  return summarise({ cluster, published, leader, paused, verdict, views, now: Date.now() });
+  const { published, leader, paused, verdict, views, unreadable } = await readSnapshot(store.etcd, store.keys);
+  const status = summarise({ cluster, published, leader, paused, verdict, views, now: Date.now() });
+  return unreadable.length === 0 ? status : { ...status, notes: [...status.notes, ...unreadable.map((u) => `unreadable etcd value ${u.key}: ${u.problem}`)] };
 }

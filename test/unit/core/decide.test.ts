@@ -77,6 +77,14 @@ describe('decide', () => {
       actions: [{ type: 'resume', journal: failoverJournal }],
       notes: [/no view of our own/],
     },
+    // Values read from etcd are input: one the decision needs that does not parse holds it.
+    {
+      rule: 'an unreadable published primary or journal holds everything, failover included',
+      by: 'hold-unreadable-state',
+      input: input({ views: ownView(killed, ...orphans), unreadable: ['/pg-failover/main/primary: port: expected number'] }),
+      actions: [],
+      notes: [/^holding: unreadable \/pg-failover\/main\/primary: port/],
+    },
     // Journal: finish what was started before deciding anything new.
     {
       rule: 'an unfinished journal is resumed and nothing new is decided',

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+// The shapes of the values agents and the CLI write under a cluster's prefix. Values
+// read from etcd are input like any other: a value that does not parse is reported
+// (ClusterSnapshot.unreadable), never trusted. Extra keys are kept (older or newer
+// agents may write more); what the code relies on must be there with the right type.
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a node name');
+const host = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/, 'a host name or address');
+const decimal = z.string().regex(/^\d{1,20}$/, 'a decimal LSN');
+const count = z.number().int().nonnegative();
+
+export const publishedSchema = z.looseObject({
+  name,
+  host,
+  port: z.number().int().min(1).max(65535),
+  epoch: z.number().int().positive(),
+  timeline: z.number().int().positive(),
+  since: z.string(),
+  lastLsn: decimal.optional(),
+});
+
+const stepName = z.enum(['fence-old', 'stop-old', 'catch-up', 'promote', 'verify-write', 'publish', 'rejoin-old', 'repoint-replicas', 'done']);
+
+export const journalSchema = z.looseObject({
+  id: z.string().min(1).max(200),
+  kind: z.enum(['failover', 'switchover']),
+  from: name,
+  to: name,
+  epoch: z.number().int().positive(),
+  reason: z.string(),
+  requestedBy: z.string(),
+  startedAt: count,
+  updatedAt: count,
+  step: stepName,
+  completed: z.array(z.looseObject({ step: stepName, at: count, ms: count })),
+  targetLsn: decimal.optional(),
+  error: z.string().optional(),
+});
+
+export const pauseSchema = z.looseObject({ since: z.string(), by: z.string() });
+
+export const requestSchema = z.looseObject({
+  id: z.string().min(1).max(200),
+  target: z.string(),
+  force: z.boolean(),
+  at: z.string(),
+  by: z.string(),
+});
+
+export const verdictSchema = z.looseObject({
+  at: count,
+  leader: z.string(),
+  verdict: z.string(),
+  rule: z.string().optional(),
+  notes: z.array(z.string()),
+});
+
+/** An agent's view: the per-node observations are checked where they matter (decode turned LSNs into bigints). */
+export const viewSchema = z.looseObject({
+  agentId: z.string().min(1).max(200),
+  at: count,
+  nodes: z.record(z.string(), z.looseObject({ name: z.string(), container: z.string(), sql: z.looseObject({ ok: z.boolean() }), at: count })),
+});
+
+export const historySchema = z.looseObject({
+  epoch: z.number().int().positive(),
+  from: z.string().nullable(),
+  to: z.string(),
+  kind: z.enum(['failover', 'switchover', 'bootstrap']),
+  reason: z.string(),
+  at: z.string(),
+  timeline: z.number().int().positive(),
+  timings: z.record(z.string(), z.number()),
+  leader: z.string(),
+});

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { encode } from '../../../src/dcs/codec.js';
+import { keysFor } from '../../../src/dcs/keys.js';
+import { parseSnapshot } from '../../../src/dcs/snapshot.js';
+
+const keys = keysFor('/pg-failover', 'main');
+const published = { name: 'pgsql', host: 'pgsql', port: 5432, epoch: 3, timeline: 3, since: '2026-11-29T08:00:00.000Z' };
+const view = (agentId: string) => ({ agentId, at: 1000, nodes: { pgsql: { name: 'pgsql', container: 'running', sql: { ok: true, lsn: 5n }, at: 999, lastSqlOkAt: 999 } } });
+const journal = { id: 'op', kind: 'failover', from: 'pgsql', to: 'replica-1', epoch: 4, reason: 'r', requestedBy: 'agent-1', startedAt: 1, updatedAt: 2, step: 'promote', completed: [{ step: 'fence-old', at: 1, ms: 1 }] };
+const history = (epoch: number) => ({ epoch, from: null, to: 'pgsql', kind: 'bootstrap', reason: 'r', at: 'x', timeline: 1, timings: {}, leader: 'agent-1' });
+
+describe('parseSnapshot', () => {
+  it('reads every key of the cluster into its typed field, history newest first, LSNs as bigints', () => {
+    const snapshot = parseSnapshot(keys, '42', [
+      { key: keys.primary, value: encode(published) },
+      { key: keys.leader, value: 'agent-2' },
+      { key: keys.paused, value: encode({ since: 's', by: 'cli' }) },
+      { key: keys.journal, value: encode(journal) },
+      { key: keys.agent('agent-1'), value: encode(view('agent-1')) },
+      { key: keys.agent('agent-2'), value: encode(view('agent-2')) },
+      { key: keys.history(1), value: encode(history(1)) },
+      { key: keys.history(3), value: encode(history(3)) },
+    ]);
+    expect(snapshot).toMatchObject({ revision: '42', published, leader: 'agent-2', paused: { by: 'cli' }, journal: { step: 'promote' }, unreadable: [] });
+    expect(snapshot.views.map((v) => v.agentId)).toEqual(['agent-1', 'agent-2']);
+    expect((snapshot.views[0]!.nodes['pgsql']!.sql as { lsn: bigint }).lsn).toBe(5n);
+    expect(snapshot.history.map((h) => h.epoch)).toEqual([3, 1]);
+  });
+
+  it.each([
+    ['a non-JSON agent view is skipped, and named', keys.agent('agent-9'), 'garbage{', /not JSON/],
+    ['a primary whose port is text', keys.primary, encode({ ...published, port: '5432' }), /^port: /],
+    ['a primary whose host carries a newline and a config line', keys.primary, encode({ ...published, host: 'pgsql\n[databases]' }), /^host: /],
+    ['a primary whose epoch holds an injected line', keys.primary, encode({ ...published, epoch: '3\nx = host=evil' }), /^epoch: /],
+    ['a journal at an unknown step', keys.journal, encode({ ...journal, step: 'wipe-everything' }), /^step: /],
+    ['a journal without its target', keys.journal, encode({ ...journal, to: undefined }), /^to: /],
+  ])('%s: reported as unreadable, never used', (_what, key, value, problem) => {
+    const snapshot = parseSnapshot(keys, '7', [{ key, value }, { key: keys.agent('agent-1'), value: encode(view('agent-1')) }]);
+    expect(snapshot.unreadable).toEqual([{ key, problem: expect.stringMatching(problem) }]);
+    expect(snapshot.published).toBeNull();
+    expect(snapshot.journal).toBeNull();
+    expect(snapshot.views.map((v) => v.agentId)).toEqual(['agent-1']);
+  });
+
+  it('ignores keys it does not know (events, results, other clusters never reach it)', () => {
+    const snapshot = parseSnapshot(keys, '1', [{ key: `${keys.root}/results/x`, value: '{}' }]);
+    expect(snapshot.unreadable).toEqual([]);
+    expect(snapshot.published).toBeNull();
+  });
+});
