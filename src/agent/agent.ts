@@ -7,6 +7,7 @@ import type { AgentView, ContainerState, Published } from '../core/types.js';
 import { followContainerEvents } from '../docker/engine.js';
 import type { Leadership } from '../dcs/leadership.js';
 import { readSnapshot } from '../dcs/snapshot.js';
+import { EventLog } from '../dcs/events.js';
 import { encode, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
 import type { AgentState } from '../http/agent-state.js';
 import { serveAgentHttp } from '../http/agent-http.js';
@@ -64,6 +65,8 @@ export class Agent {
   private lastViewAt = 0;
   private warmedAt = 0;
   private loopDone: Promise<void> = Promise.resolve();
+  private readonly events: EventLog;
+  private prunedAt = 0;
 
   constructor(
     private readonly cluster: Cluster,
@@ -72,9 +75,10 @@ export class Agent {
   ) {
     this.observer = new Observer(cluster, options.agentId, Date.now(), () => this.edges.dockerFailed());
     this.endpoints = EndpointSwitcher.of(cluster);
-    this.runner = new OperationRunner(cluster, leadership, { afterStep: options.afterStep, beforeStep: options.beforeStep }, this.endpoints, () => this.observer.snapshot(Date.now()));
-    this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader());
-    this.hooks = new RoleChangeHooks(cluster.config, cluster.log);
+    this.events = new EventLog(cluster.etcd, cluster.store.keys, options.agentId, (error) => cluster.log.debug({ error: describeError(error) }, 'event not recorded'));
+    this.runner = new OperationRunner(cluster, leadership, { afterStep: options.afterStep, beforeStep: options.beforeStep }, this.endpoints, () => this.observer.snapshot(Date.now()), this.events);
+    this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader(), this.events);
+    this.hooks = new RoleChangeHooks(cluster.config, cluster.log, process.env, this.events);
   }
 
   get id(): string {
@@ -239,15 +243,24 @@ export class Agent {
       unreadable: snapshot.unreadable.filter((u) => u.key === this.cluster.store.keys.primary || u.key === this.cluster.store.keys.journal).map((u) => `${u.key}: ${u.problem}`),
     });
     this.streamingWatch = decision.streamingWatch;
-    await this.publishVerdict(decision, now);
+    await this.publishVerdict(decision, now, published?.epoch);
+    this.pruneEvents(now);
     for (const action of decision.actions) {
       if (!this.leadership.isLeader()) return;
-      await this.act(action, published);
+      await this.act(action, published, decision.rule);
     }
     const busy = decision.actions.some((a) => a.type === 'failover' || a.type === 'resume');
     if (request && !busy && (journal === null || isFinished(journal)) && this.leadership.isLeader()) {
       await this.handleRequest(request, published, decision, own, lastLsn);
     }
+  }
+
+  /** The event log stays bounded: the leader prunes it once a minute, in the background. */
+  private pruneEvents(now: number): void {
+    if (now - this.prunedAt < 60_000) return;
+    this.prunedAt = now;
+    const { maxCount, maxAgeDays } = this.cluster.config.events;
+    this.events.prune({ maxCount, maxAgeMs: maxAgeDays * 86_400_000 }, now).catch((error) => this.cluster.log.debug({ error: describeError(error) }, 'event log not pruned'));
   }
 
   /** A failover should not pay for new connections: the leader keeps one open to every node. */
@@ -262,6 +275,7 @@ export class Agent {
     const keys = this.cluster.store.keys;
     const refuse = async (reason: string) => {
       this.cluster.log.warn({ request: request.id, target: request.target, reason }, 'promote refused');
+      void this.events.emit({ kind: 'refusal', rule: 'promote-request', message: `promote ${request.target} (by ${request.by}) refused: ${reason}`, nodes: [request.target], ...(published ? { epoch: published.epoch } : {}) });
       const result: RequestResult = { id: request.id, ok: false, from: published?.name ?? null, to: request.target, epoch: published?.epoch ?? null, kind: 'switchover', ms: null, error: reason };
       await this.leadership.guard([{ key: keys.request, delete: true }, { key: keys.requestResult(request.id), value: encode(result) }]);
     };
@@ -289,26 +303,30 @@ export class Agent {
       now: Date.now(),
     });
     this.cluster.log.warn({ request: request.id, kind: plan.kind, from: plan.from, to: plan.to, epoch: journal.epoch }, `${plan.kind} requested`);
+    void this.events.emit({ kind: 'operation-start', rule: 'promote-request', message: `${plan.kind} ${plan.from} -> ${plan.to} accepted (requested by ${request.by}): ${plan.reason}`, epoch: journal.epoch, nodes: [plan.from, plan.to] });
     if (!(await this.leadership.guard([{ key: keys.request, delete: true }, { key: keys.journal, value: encode(journal) }]))) return;
     await this.runOperation(journal);
   }
 
-  private async publishVerdict(decision: Decision, now: number): Promise<void> {
+  private async publishVerdict(decision: Decision, now: number, epoch: number | undefined): Promise<void> {
     const verdict = decision.verdict?.kind ?? 'none';
     const summary = `${verdict}|${decision.rule}|${decision.notes.join(';')}`;
-    if (summary !== this.lastVerdict) {
+    const changed = summary !== this.lastVerdict;
+    if (changed) {
       this.cluster.log.info({ verdict: decision.verdict, rule: decision.rule, notes: decision.notes }, `verdict ${verdict} (rule ${decision.rule})`);
     } else if (now - this.lastVerdictAt < 5000) {
       return;
     }
-    const record: VerdictRecord = { at: now, leader: this.id, verdict, rule: decision.rule, notes: decision.notes };
+    const why = decision.verdict === null ? 'no primary published' : 'reason' in decision.verdict ? decision.verdict.reason : 'the primary answers and the agents agree';
+    const record: VerdictRecord = { at: now, leader: this.id, verdict, rule: decision.rule, why, notes: decision.notes };
     if (await this.leadership.guard([{ key: this.cluster.store.keys.verdict, value: encode(record) }]).catch(() => false)) {
       this.lastVerdict = summary;
       this.lastVerdictAt = now;
+      if (changed) void this.events.emit({ kind: 'verdict', rule: decision.rule, message: verdictSentence(decision), ...(epoch === undefined ? {} : { epoch }) });
     }
   }
 
-  private async act(action: Action, published: Published | null): Promise<void> {
+  private async act(action: Action, published: Published | null, rule: string): Promise<void> {
     const log = this.cluster.log;
     switch (action.type) {
       case 'resume':
@@ -328,6 +346,7 @@ export class Agent {
           now: Date.now(),
         });
         log.warn({ from: action.from, to: action.to, epoch: journal.epoch, position: action.position.toString(), reason: action.reason }, 'failover started');
+        void this.events.emit({ kind: 'operation-start', rule, message: `failover ${action.from} -> ${action.to}: ${action.reason}`, epoch: journal.epoch, nodes: [action.from, action.to], lsn: action.position.toString() });
         if (!(await this.leadership.guard([{ key: this.cluster.store.keys.journal, value: encode(journal) }]))) return;
         await this.runOperation(journal);
         return;
@@ -340,8 +359,14 @@ export class Agent {
         if (!node) return;
         log.warn({ node: action.node, reason: action.reason }, 'fencing a stray primary');
         await fence(this.cluster, node)
-          .then(() => prepareForReturn(this.cluster, node, null))
-          .catch((error) => log.error({ node: action.node, error: describeError(error) }, 'fencing failed'));
+          .then(async (fenced) => {
+            void this.events.emit({ kind: 'fence', rule: 'fence-stray-primary', message: `${action.node} fenced (verified ${fenced.verifiedAs}): ${action.reason}`, nodes: [action.node], ...(published ? { epoch: published.epoch } : {}) });
+            await prepareForReturn(this.cluster, node, null);
+          })
+          .catch((error) => {
+            log.error({ node: action.node, error: describeError(error) }, 'fencing failed');
+            void this.events.emit({ kind: 'fence', rule: 'fence-stray-primary', message: `fencing ${action.node} failed: ${describeError(error)}`, nodes: [action.node] });
+          });
         return;
       }
       case 'rejoin':
@@ -369,4 +394,11 @@ function viewSignature(view: AgentView): string {
   return Object.values(view.nodes)
     .map((o) => `${o.name}:${o.container}:${o.sql.ok ? `${o.sql.inRecovery}:${o.sql.streaming}:${o.sql.timeline}` : 'down'}`)
     .join('|');
+}
+
+/** The verdict and what the leader made of it, in one sentence for the event log. */
+function verdictSentence(decision: Decision): string {
+  const verdict = decision.verdict;
+  const head = verdict === null ? 'no verdict' : 'reason' in verdict ? `${verdict.kind}: ${verdict.reason}` : verdict.kind;
+  return decision.notes.length === 0 ? head : `${head}; ${decision.notes.join('; ')}`;
 }

@@ -1,8 +1,10 @@
 import { replicationHostOf, type NodeConfig } from '../config/schema.js';
-import { disableRestart, execIn, killContainer, putFiles, runWithVolumesOf, signalAndWaitForExit, startContainer, stopContainer } from '../docker/engine.js';
+import { containerState, disableRestart, execIn, killContainer, putFiles, runWithVolumesOf, signalAndWaitForExit, startContainer, stopContainer } from '../docker/engine.js';
 import { describeError } from '../postgres/connection.js';
 import { formatLsn, tryParseLsn } from '../core/lsn.js';
 import type { Cluster } from './cluster.js';
+import { isContainerNotRunning } from '../core/liveness.js';
+import type { ContainerState } from '../core/types.js';
 
 // The I/O of one operation step, on one node. Each function is idempotent, so a
 // leader that resumes a journal can run a step again safely.
@@ -12,10 +14,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * Fences a node so it cannot take writes: SIGKILL its container and keep Docker
  * from restarting it. `prepareForReturn` must follow before the operation publishes.
+ * The fence is verified, not assumed (safety rule 4): the container must be seen not
+ * running; it throws when it still runs. `unknown` (the engine did not answer) is not
+ * proof, so it is retried until the deadline.
  */
-export async function fence(cluster: Cluster, node: NodeConfig): Promise<void> {
+export async function fence(cluster: Cluster, node: NodeConfig): Promise<{ verifiedAs: ContainerState }> {
   const engine = cluster.engine(node);
   await Promise.all([killContainer(engine, node.container), disableRestart(engine, node.container).catch(() => undefined)]);
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const state = await containerState(engine, node.container);
+    if (isContainerNotRunning(state)) return { verifiedAs: state };
+    if (Date.now() > deadline) throw new Error(`fence of ${node.name} not verified: its container is still ${state}`);
+    await sleep(20);
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import { completeStep, isFinished, withError, withTargetLsn, type Journal, type 
 import { encode, type HistoryRecord, type RequestResult } from '../dcs/store.js';
 import type { AgentView, Published } from '../core/types.js';
 import type { EndpointSwitcher } from './endpoints.js';
+import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { Cluster } from './cluster.js';
 import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
@@ -33,6 +34,7 @@ export class OperationRunner {
     private readonly stepHooks: StepHooks = {},
     private readonly endpoints: EndpointSwitcher | null = null,
     private readonly currentView: () => AgentView | null = () => null,
+    private readonly events: EventLog | null = null,
   ) {}
 
   async run(start: Journal): Promise<OperationOutcome> {
@@ -54,6 +56,7 @@ export class OperationRunner {
       } catch (error) {
         const message = describeError(error);
         log.warn({ step, error: message, ms: Date.now() - began }, 'operation step failed; it will be retried');
+        void this.events?.emit({ kind: 'step-failed', rule: step, message: `${journal.kind} ${journal.from} -> ${journal.to}: ${step} failed: ${message}`, epoch: journal.epoch, nodes: [journal.from, journal.to], elapsedMs: Date.now() - began });
         journal = withError(journal, `${step}: ${message}`, Date.now());
         await this.leadership.guard([{ key: this.cluster.store.keys.journal, value: encode(journal) }]).catch(() => false);
         return { ok: false, journal, error: message, lostLeadership: false };
@@ -69,6 +72,15 @@ export class OperationRunner {
         : await this.leadership.guard([...writes, { key: this.cluster.store.keys.journal, value: encode(journal) }]);
       if (!recorded) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
       log.info({ step, ms: Date.now() - began, targetLsn: journal.targetLsn }, `step ${step} done`);
+      void this.events?.emit({
+        kind: isFinished(journal) ? 'operation-end' : 'step',
+        rule: step,
+        message: isFinished(journal) ? `${journal.kind} ${journal.from} -> ${journal.to} finished` : `${journal.kind} ${journal.from} -> ${journal.to}: ${stepSentence(step, journal)}`,
+        epoch: journal.epoch,
+        nodes: [journal.from, journal.to],
+        ...(journal.targetLsn ? { lsn: journal.targetLsn } : {}),
+        elapsedMs: isFinished(journal) ? Date.now() - journal.startedAt : Date.now() - began,
+      });
       if (step === 'publish' && published && this.endpoints) {
         const switched = Date.now();
         await this.endpoints.followPrimary(published, this.currentView());
@@ -95,7 +107,8 @@ export class OperationRunner {
         // primary: it runs alongside the fence, and the catch-up step collects it.
         this.replayed = awaitReplay(this.cluster, to, 10_000);
         this.replayed.catch(() => undefined);
-        await Promise.all([fence(this.cluster, from), this.endpoints?.holdWrites('failover')]);
+        const [fenced] = await Promise.all([fence(this.cluster, from), this.endpoints?.holdWrites('failover')]);
+        void this.events?.emit({ kind: 'fence', rule: 'fence-old', message: `${from.name} fenced: killed, restart policy off, verified ${fenced.verifiedAs}`, epoch: journal.epoch, nodes: [from.name] });
         // Killed and kept down, it takes no writes. What makes a manual start safe and quick
         // (standby.signal, and the rebuild marker naming the candidate) is written alongside
         // the next steps and awaited before publishing, so it is in place before anyone
@@ -153,7 +166,17 @@ export class OperationRunner {
         const others = this.cluster.nodes.filter((n) => n.name !== from.name && n.name !== to.name);
         await dropSlot(this.cluster, to, this.cluster.slotOf(to)).catch(() => undefined);
         // A replica that cannot be re-pointed now is left to the rejoin rule; the operation is not held back by it.
-        await Promise.all(others.map((replica) => repoint(this.cluster, replica, to).catch((error) => this.cluster.log.warn({ node: replica.name, error: describeError(error) }, 're-point failed; rejoin will rebuild it'))));
+        await Promise.all(
+          others.map((replica) =>
+            repoint(this.cluster, replica, to).then(
+              () => void this.events?.emit({ kind: 'repoint', rule: 'repoint-replicas', message: `${replica.name} re-pointed at ${to.name}`, epoch: journal.epoch, nodes: [replica.name, to.name] }),
+              (error) => {
+                this.cluster.log.warn({ node: replica.name, error: describeError(error) }, 're-point failed; rejoin will rebuild it');
+                void this.events?.emit({ kind: 'repoint', rule: 'repoint-replicas', message: `${replica.name} not re-pointed at ${to.name}: ${describeError(error)}; the rejoin rule takes over`, epoch: journal.epoch, nodes: [replica.name, to.name] });
+              },
+            ),
+          ),
+        );
         return {};
       }
       case 'done':
@@ -206,5 +229,29 @@ export class OperationRunner {
       { key: this.cluster.store.keys.primary, value: encode(published) },
       { key: this.cluster.store.keys.history(journal.epoch), value: encode(record) },
     ];
+  }
+}
+
+/** What a recorded step did, in words, for the event log. */
+function stepSentence(step: StepName, journal: Journal): string {
+  switch (step) {
+    case 'fence-old':
+      return `${journal.from} fenced`;
+    case 'stop-old':
+      return `${journal.from} stopped cleanly${journal.targetLsn ? ` at ${journal.targetLsn}` : ''}`;
+    case 'catch-up':
+      return `${journal.to} replayed what it received${journal.targetLsn ? ` (${journal.targetLsn})` : ''}`;
+    case 'promote':
+      return `${journal.to} promoted`;
+    case 'verify-write':
+      return `${journal.to} took a write`;
+    case 'publish':
+      return `${journal.to} published as the primary of epoch ${journal.epoch}`;
+    case 'rejoin-old':
+      return `${journal.from} restarted as a standby of ${journal.to}`;
+    case 'repoint-replicas':
+      return 'the other replicas re-pointed';
+    case 'done':
+      return 'done';
   }
 }

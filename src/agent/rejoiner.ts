@@ -1,6 +1,7 @@
 import type { Published } from '../core/types.js';
 import { describeError } from '../postgres/connection.js';
 import type { Cluster } from './cluster.js';
+import type { EventLog } from '../dcs/events.js';
 import { rebuild, repoint } from './node-ops.js';
 
 /**
@@ -19,6 +20,7 @@ export class Rejoiner {
     private readonly helperLabels: Record<string, string>,
     /** Checked right before touching the node: a deposed leader must not stop a node a new leader now owns. */
     private readonly stillLeading: () => boolean,
+    private readonly events: EventLog | null = null,
   ) {}
 
   /** An operation re-pointed every node but its target: the rejoin rule waits before judging them. */
@@ -60,18 +62,24 @@ export class Rejoiner {
           log.info({ reason }, 're-pointing replica');
           await repoint(this.cluster, node, primary);
           this.repointedAt.set(name, Date.now());
+          void this.events?.emit({ kind: 'rejoin', rule: 'healthy', message: `${name} re-pointed at ${primary.name}: ${reason}`, nodes: [name, primary.name], ...epochOf(published), elapsedMs: Date.now() - began });
         } else {
           log.warn({ reason }, 'rebuilding replica with pg_basebackup');
+          void this.events?.emit({ kind: 'rejoin', rule: 'healthy', message: `rebuilding ${name} from ${primary.name} with pg_basebackup: ${reason}`, nodes: [name, primary.name], ...epochOf(published) });
           await rebuild(this.cluster, node, primary, this.helperLabels);
           this.repointedAt.delete(name);
           this.rebuiltAt.set(name, Date.now());
           log.info({ ms: Date.now() - began }, 'replica rebuilt');
+          void this.events?.emit({ kind: 'rejoin', rule: 'healthy', message: `${name} rebuilt from ${primary.name}`, nodes: [name, primary.name], ...epochOf(published), elapsedMs: Date.now() - began });
         }
       } catch (error) {
         log.error({ error: describeError(error) }, 'rejoin failed');
+        void this.events?.emit({ kind: 'rejoin', rule: 'healthy', message: `rejoin of ${name} failed: ${describeError(error)}`, nodes: [name], ...epochOf(published), elapsedMs: Date.now() - began });
       } finally {
         this.rejoining.delete(name);
       }
     })();
   }
 }
+
+const epochOf = (published: Published | null): { epoch?: number } => (published ? { epoch: published.epoch } : {});

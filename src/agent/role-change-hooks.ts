@@ -3,6 +3,7 @@ import type { Config, HookConfig } from '../config/schema.js';
 import type { OperationKind } from '../core/journal.js';
 import type { Published } from '../core/types.js';
 import type { Logger } from '../log.js';
+import type { EventLog } from '../dcs/events.js';
 
 /** What a role-change hook is told: one finished failover or switchover. */
 export interface RoleChange {
@@ -70,6 +71,7 @@ export class RoleChangeHooks {
     private readonly config: Config,
     private readonly log: Logger,
     private readonly baseEnv: NodeJS.ProcessEnv = process.env,
+    private readonly events: EventLog | null = null,
   ) {}
 
   /** Starts every hook at once; settles when all have ended and never rejects (tests await it, the agent does not). */
@@ -84,7 +86,14 @@ export class RoleChangeHooks {
       return Promise.resolve([]);
     }
     const log = this.log.child({ op: change.operationId, kind: change.kind, epoch: change.published.epoch, primary: change.published.name });
-    return Promise.all(hooks.map((hook) => runHook(hook, env, log)));
+    return Promise.all(
+      hooks.map(async (hook) => {
+        const result = await runHook(hook, env, log);
+        const outcome = result.timedOut ? `timed out after ${result.ms} ms` : result.exitCode === 0 ? 'succeeded' : `failed (exit ${result.exitCode ?? result.signal})`;
+        void this.events?.emit({ kind: 'hook', rule: 'on-role-change', message: `hook ${hook.name} ${outcome} after the ${change.kind} to ${change.published.name}`, epoch: change.published.epoch, nodes: [change.published.name], elapsedMs: result.ms });
+        return result;
+      }),
+    );
   }
 }
 

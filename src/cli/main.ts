@@ -7,6 +7,7 @@ import { registerHealth } from './commands/health.js';
 import { registerPromote } from './commands/promote.js';
 import { registerHistory } from './commands/history.js';
 import { registerPause } from './commands/pause.js';
+import { registerEvents } from './commands/events.js';
 import { registerRules } from './commands/rules.js';
 import { registerStatus } from './commands/status.js';
 
@@ -32,6 +33,7 @@ registerDrill(program);
 registerHealth(program);
 registerPromote(program);
 registerRules(program);
+registerEvents(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -152,6 +152,14 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    /** The event log under <prefix>/<cluster>/events/: the leader keeps the newest maxCount, none older than maxAgeDays. */
+    events: z
+      .object({
+        maxCount: z.number().int().min(10).max(100_000).default(1000),
+        maxAgeDays: z.number().min(0.01).max(365).default(7),
+      })
+      .strict()
+      .default({ maxCount: 1000, maxAgeDays: 7 }),
     /** A candidate further behind the most advanced known position than this is never promoted automatically. */
     maxLagOnFailover: z.number().int().min(0).default(16 * 1024 * 1024),
   })

@@ -1,6 +1,9 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import { EventLog } from '../../dcs/events.js';
 import { withStore } from '../context.js';
+
+export const operator = (): string => `${process.env.USER ?? 'unknown'}@${hostname()}`;
 
 export function registerPause(program: Command): void {
   program
@@ -13,7 +16,9 @@ export function registerPause(program: Command): void {
           process.stdout.write(`already paused since ${current.since}\n`);
           return;
         }
-        await store.setPaused({ since: new Date().toISOString(), by: `${process.env.USER ?? 'unknown'}@${hostname()}` });
+        const by = operator();
+        await store.setPaused({ since: new Date().toISOString(), by });
+        await new EventLog(store.etcd, store.keys, `cli:${by}`).emit({ kind: 'command', rule: 'operator', message: 'pause: automatic failover off' });
         process.stdout.write('paused: automatic failover is off until `failover resume`\n');
       });
     });
@@ -23,6 +28,7 @@ export function registerPause(program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       await withStore(command, async (store) => {
         await store.setPaused(null);
+        await new EventLog(store.etcd, store.keys, `cli:${operator()}`).emit({ kind: 'command', rule: 'operator', message: 'resume: automatic failover on' });
         process.stdout.write('resumed: automatic failover is on\n');
       });
     });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { RequestResult } from '../../dcs/store.js';
+import { EventLog } from '../../dcs/events.js';
 import { CliError, printJson, withStore } from '../context.js';
+import { operator } from './pause.js';
 
 function seconds(value: string): number {
   const n = Number(value);
@@ -31,8 +32,9 @@ export function registerPromote(program: Command): void {
         if (journal) throw new CliError(`promote: another operation is in progress (${journal.kind} ${journal.from} -> ${journal.to}, step ${journal.step})`, 1);
         if (!leader) throw new CliError('promote: no leader agent is running; start the agents (npm run lab) and try again', 1);
         const id = randomUUID();
-        const filed = await store.fileRequest({ id, target: node, force: options.force ?? false, at: new Date().toISOString(), by: `${process.env.USER ?? 'unknown'}@${hostname()}` });
+        const filed = await store.fileRequest({ id, target: node, force: options.force ?? false, at: new Date().toISOString(), by: operator() });
         if (!filed) throw new CliError('promote: another operation is in progress; try again when it has finished', 1);
+        await new EventLog(store.etcd, store.keys, `cli:${operator()}`).emit({ kind: 'command', rule: 'operator', message: `promote ${node}${options.force ? ' --force' : ''} requested`, nodes: [node], ...(published ? { epoch: published.epoch } : {}) });
         const deadline = started + options.timeout * 1000;
         let picked = false;
         while (Date.now() < deadline) {
