@@ -1,3 +1,4 @@
+import { formatEvent } from '../core/event.js';
 import type { ClusterStatus } from '../status/cluster-status.js';
 
 // The builder moved to src/status so that agents serve the same JSON on GET /cluster;
@@ -8,8 +9,14 @@ export function renderStatus(status: ClusterStatus): string {
   const lines: string[] = [];
   const primary = status.primary ? `${status.primary.name} (${status.primary.host}:${status.primary.port})` : 'none published';
   lines.push(`cluster ${status.cluster}  epoch ${status.epoch}  timeline ${status.timeline ?? '-'}  leader ${status.leader ?? 'none'}${status.paused ? '  PAUSED' : ''}`);
-  lines.push(`primary ${primary}  verdict ${status.verdict ?? '-'}${status.rule ? ` (rule ${status.rule})` : ''}  agents ${status.agents.map((a) => a.id).join(', ') || 'none'}`);
+  lines.push(`primary ${primary}  agents ${status.agents.map((a) => a.id).join(', ') || 'none'}`);
+  const verdict = status.verdict;
+  lines.push(verdict ? `verdict ${verdict.kind}${verdict.rule ? ` (rule ${verdict.rule})` : ''}: ${verdict.why}` : 'verdict - (no leader has decided yet)');
   for (const note of status.notes) lines.push(`note: ${note}`);
+  const op = status.operation;
+  if (op) {
+    lines.push(`operation ${op.kind} ${op.from} -> ${op.to} (epoch ${op.epoch}) at step ${op.step} for ${seconds(op.stepMs)}, ${seconds(op.elapsedMs)} in all${op.error ? `; last error: ${op.error}` : ''}`);
+  }
   const header = ['NODE', 'ROLE', 'REACHABLE', 'TL', 'LSN', 'LAG', 'STREAMING'];
   const rows = status.nodes.map((n) => [
     n.name,
@@ -22,5 +29,11 @@ export function renderStatus(status: ClusterStatus): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const row of [header, ...rows]) lines.push(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  if (status.events.length > 0) {
+    lines.push('recent events (failover events for all):');
+    for (const event of status.events) lines.push(`  ${formatEvent(event)}`);
+  }
   return lines.join('\n');
 }
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;

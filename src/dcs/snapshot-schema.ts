@@ -53,6 +53,7 @@ export const verdictSchema = z.looseObject({
   leader: z.string(),
   verdict: z.string(),
   rule: z.string().optional(),
+  why: z.string().optional(),
   notes: z.array(z.string()),
 });
 

@@ -48,8 +48,9 @@ export interface VerdictRecord {
   at: number;
   leader: string;
   verdict: string;
-  /** The decision rule that matched (older agents did not publish one). */
+  /** The decision rule that matched, and the verdict's reason (older agents did not publish them). */
   rule?: string;
+  why?: string;
   notes: string[];
 }
 

@@ -1,12 +1,28 @@
 import { formatLsn, lsnLag } from '../core/lsn.js';
 import type { AgentView, Lsn, NodeObservation, Published, SqlProbe } from '../core/types.js';
 import { readSnapshot } from '../dcs/snapshot.js';
+import { EventLog } from '../dcs/events.js';
+import type { ClusterEvent } from '../core/event.js';
+import type { Journal } from '../core/journal.js';
 import type { ClusterStore, PauseState, VerdictRecord } from '../dcs/store.js';
 
 // What `failover status --json` prints, built in one place: the CLI prints it and
 // every agent serves it on GET /cluster, so the two can never drift apart.
 
 export type Role = 'primary' | 'replica' | 'down' | 'unknown';
+
+export interface OperationStatus {
+  id: string;
+  kind: 'failover' | 'switchover';
+  from: string;
+  to: string;
+  epoch: number;
+  step: string;
+  /** How long the operation has been at its current step, and since it started. */
+  stepMs: number;
+  elapsedMs: number;
+  error: string | null;
+}
 
 export interface NodeStatus {
   name: string;
@@ -29,10 +45,13 @@ export interface ClusterStatus {
   pausedSince: string | null;
   primary: { name: string; host: string; port: number } | null;
   timeline: number | null;
-  verdict: string | null;
-  /** The id of the decision rule the leader matched last (see `failover rules`). */
-  rule: string | null;
+  /** The leader's last verdict on the primary, the decision rule it matched (`failover rules`), and why. */
+  verdict: { kind: string; rule: string | null; why: string } | null;
   notes: string[];
+  /** The journaled operation under way, at which step and for how long. */
+  operation: OperationStatus | null;
+  /** The last three events of the event log, oldest first (`failover events` has them all). */
+  events: ClusterEvent[];
   agents: Array<{ id: string; ageMs: number }>;
   nodes: NodeStatus[];
 }
@@ -87,6 +106,8 @@ export function summarise(input: {
   verdict: VerdictRecord | null;
   views: AgentView[];
   now: number;
+  journal?: Journal | null;
+  events?: ClusterEvent[];
 }): ClusterStatus {
   return {
     cluster: input.cluster,
@@ -96,17 +117,36 @@ export function summarise(input: {
     pausedSince: input.paused?.since ?? null,
     primary: input.published ? { name: input.published.name, host: input.published.host, port: input.published.port } : null,
     timeline: input.published?.timeline ?? null,
-    verdict: input.verdict?.verdict ?? null,
-    rule: input.verdict?.rule ?? null,
+    verdict: input.verdict ? { kind: input.verdict.verdict, rule: input.verdict.rule ?? null, why: input.verdict.why ?? input.verdict.verdict } : null,
     notes: input.verdict?.notes ?? [],
+    operation: input.journal ? operationStatus(input.journal, input.now) : null,
+    events: input.events ?? [],
     agents: input.views.map((v) => ({ id: v.agentId, ageMs: Math.max(0, input.now - v.at) })).sort((a, b) => a.id.localeCompare(b.id)),
     nodes: nodeStatuses(pickView(input.views, input.leader), input.published),
   };
 }
 
-/** The status from one snapshot: every field at the same etcd revision. */
+/** The status from one snapshot (every field at the same etcd revision), and the latest events. */
 export async function readStatus(store: ClusterStore, cluster: string): Promise<ClusterStatus> {
-  const { published, leader, paused, verdict, views, unreadable } = await readSnapshot(store.etcd, store.keys);
-  const status = summarise({ cluster, published, leader, paused, verdict, views, now: Date.now() });
+  const [{ published, leader, paused, verdict, views, journal, unreadable }, events] = await Promise.all([
+    readSnapshot(store.etcd, store.keys),
+    new EventLog(store.etcd, store.keys, 'status').latest(3),
+  ]);
+  const status = summarise({ cluster, published, leader, paused, verdict, views, journal, events, now: Date.now() });
   return unreadable.length === 0 ? status : { ...status, notes: [...status.notes, ...unreadable.map((u) => `unreadable etcd value ${u.key}: ${u.problem}`)] };
+}
+
+function operationStatus(journal: Journal, now: number): OperationStatus {
+  const stepSince = journal.completed.at(-1)?.at ?? journal.startedAt;
+  return {
+    id: journal.id,
+    kind: journal.kind,
+    from: journal.from,
+    to: journal.to,
+    epoch: journal.epoch,
+    step: journal.step,
+    stepMs: Math.max(0, now - stepSince),
+    elapsedMs: Math.max(0, now - journal.startedAt),
+    error: journal.error ?? null,
+  };
 }
