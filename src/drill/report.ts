@@ -7,6 +7,8 @@ export interface Summary {
   median: Record<Figure, number | null>;
   worst: Record<Figure, number | null>;
   splitBrain: boolean;
+  /** Every round saw every node throughout (see RoundResult.observable): without it, "no split brain" proves nothing. */
+  observable: boolean;
   failedRounds: number;
 }
 
@@ -26,15 +28,15 @@ export function summarise(rounds: RoundResult[]): Summary {
     med[figure] = median(values);
     worst[figure] = values.length === 0 ? null : figure === 'acked' ? Math.min(...values) : Math.max(...values);
   }
-  return { median: med, worst, splitBrain: rounds.some((r) => r.splitBrain), failedRounds: rounds.filter((r) => r.error).length };
+  return { median: med, worst, splitBrain: rounds.some((r) => r.splitBrain), observable: rounds.every((r) => r.observable), failedRounds: rounds.filter((r) => r.error).length };
 }
 
 export function renderTable(scenario: string, rounds: RoundResult[], summary: Summary): string {
-  const header = ['round', 'from', 'to', ...FIGURES, 'splitBrain', 'error'];
+  const header = ['round', 'from', 'to', ...FIGURES, 'splitBrain', 'observable', 'error'];
   const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
-  const rows = rounds.map((r) => [cell(r.round), r.from, cell(r.to), ...FIGURES.map((f) => cell(r[f])), r.splitBrain ? 'YES' : 'no', r.error ?? '']);
-  rows.push(['median', '', '', ...FIGURES.map((f) => cell(summary.median[f])), '', '']);
-  rows.push(['worst', '', '', ...FIGURES.map((f) => cell(summary.worst[f])), summary.splitBrain ? 'YES' : 'no', `${summary.failedRounds} failed`]);
+  const rows = rounds.map((r) => [cell(r.round), r.from, cell(r.to), ...FIGURES.map((f) => cell(r[f])), r.splitBrain ? 'YES' : 'no', r.observable ? 'yes' : 'NO', r.error ?? '']);
+  rows.push(['median', '', '', ...FIGURES.map((f) => cell(summary.median[f])), '', '', '']);
+  rows.push(['worst', '', '', ...FIGURES.map((f) => cell(summary.worst[f])), summary.splitBrain ? 'YES' : 'no', summary.observable ? 'yes' : 'NO', `${summary.failedRounds} failed`]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [`drill ${scenario}: ${rounds.length} round(s)`, line(header), ...rows.map(line)].join('\n');

@@ -3,7 +3,9 @@ import type { ClusterStore } from '../dcs/store.js';
 import { withClient } from '../postgres/connection.js';
 import { faultFor, type Scenario } from './faults.js';
 import type { LabAccess } from './lab-access.js';
-import { SplitBrainMonitor } from './split-brain.js';
+import { SplitBrainMonitor } from './monitor.js';
+import type { NodeAnswer } from './split-brain.js';
+import { watchWholeRound } from './round-phases.js';
 import { Writer } from './writer.js';
 import { sleep, until } from './wait.js';
 import { awaitHealthy, streamingTo } from './cluster-checks.js';
@@ -27,6 +29,27 @@ export interface RoundResult {
   longestWaitMs?: number;
   lost: number;
   splitBrain: boolean;
+  /**
+   * Every node answered the split-brain monitor (over SQL, or through the Docker API when
+   * SQL could not reach it) at least every OBSERVATION_BOUND_MS (1.5 s) throughout the round, the undo of the
+   * fault included: "no split brain" was seen, not merely not seen.
+   */
+  observable: boolean;
+  /** Per node, the longest time the monitor went without an answer from it. */
+  unobservedMs: Record<string, number>;
+  /**
+   * How far the watch went, in ms from the fault: the undo (restart, unpause, reconnect),
+   * and the last moment watched; each node's last answer, and every change of its answer
+   * as [ms, answer]; how many answers its server gave from inside its container (`psql`
+   * through the Docker API) when SQL could not reach it.
+   */
+  watch?: {
+    restoredMs: number | null;
+    untilMs: number;
+    lastSeen: Record<string, NodeAnswer>;
+    changes: Record<string, Array<[number, NodeAnswer]>>;
+    viaDockerExec: Record<string, number>;
+  };
   /** What the fault hit besides the primary, and how long its parts took (etcd-member-loss). */
   fault?: Record<string, string | number | null>;
   /** Every acknowledged write, as [ms from the fault, node]: the round's timeline. */
@@ -65,85 +88,114 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
     etcdMembers: ctx.etcdMembers,
     containerOfService: (service) => containerOfService(ctx, service),
   });
-  const result: RoundResult = { round, scenario, from, to: null, epoch: null, detectMs: null, rtoMs: null, convergeMs: null, rejoinMs: null, gapMs: null, acked: 0, lost: 0, splitBrain: false };
-  writer.start();
-  monitor.start();
+  const result: RoundResult = {
+    round, scenario, from, to: null, epoch: null, detectMs: null, rtoMs: null, convergeMs: null, rejoinMs: null, gapMs: null,
+    acked: 0, lost: 0, splitBrain: false, observable: false, unobservedMs: {},
+  };
   let faultAt = Date.now();
-  let restoredEarlyAt: number | null = null;
+  let restoredAt: number | null = null;
   let injected = false;
-  try {
-    ctx.onFault?.(() => fault.restore());
-    await fault.prepare?.();
-    // Spread the fault over the agents' probe cycle, or every round would look alike.
-    await sleep(1000 + Math.random() * ctx.probeIntervalMs);
-    faultAt = Date.now();
-    injected = true;
-    await fault.inject();
-    const published = await until('a new published primary', 60_000, async () => {
-      const p = await ctx.store.published();
-      return p && p.name !== from ? p : undefined;
-    });
-    result.to = published.name;
-    result.epoch = published.epoch;
-    if (scenario === 'restart-old-primary') {
-      restoredEarlyAt = Date.now();
+  const watch = {
+    start: () => {
+      writer.start();
+      monitor.start();
+    },
+    stop: async () => {
+      await writer.stop();
+      await monitor.stop();
+    },
+  };
+  const errors = await watchWholeRound(watch, {
+    fault: async () => {
+      ctx.onFault?.(() => fault.restore());
+      await fault.prepare?.();
+      // Spread the fault over the agents' probe cycle, or every round would look alike.
+      await sleep(1000 + Math.random() * ctx.probeIntervalMs);
+      faultAt = Date.now();
+      injected = true;
+      await fault.inject();
+      const published = await until('a new published primary', 60_000, async () => {
+        const p = await ctx.store.published();
+        return p && p.name !== from ? p : undefined;
+      });
+      result.to = published.name;
+      result.epoch = published.epoch;
+      if (scenario === 'restart-old-primary') {
+        restoredAt = Date.now();
+        await fault.restore();
+      }
+      const record = (await ctx.store.history()).find((h) => h.epoch === published.epoch);
+      if (record?.startedAt !== undefined) result.detectMs = record.startedAt - faultAt;
+      const firstAck = await until('a write accepted by the new primary', 30_000, async () => writer.acks.find((a) => a.node === published.name));
+      result.rtoMs = firstAck.at - faultAt;
+      const survivors = ctx.access.config.nodes.map((n) => n.name).filter((n) => n !== from && n !== published.name);
+      await until('every surviving node streaming from the new primary', 60_000, async () => {
+        const streaming = await streamingTo(ctx, published.name);
+        return survivors.every((n) => streaming.includes(n));
+      });
+      result.convergeMs = Date.now() - faultAt;
+    },
+    // Bring the old primary back as a person would; the agents must rebuild it as a replica.
+    undo: async () => {
+      restoredAt ??= Date.now();
       await fault.restore();
-    }
-    const record = (await ctx.store.history()).find((h) => h.epoch === published.epoch);
-    if (record?.startedAt !== undefined) result.detectMs = record.startedAt - faultAt;
-    const firstAck = await until('a write accepted by the new primary', 30_000, async () => writer.acks.find((a) => a.node === published.name));
-    result.rtoMs = firstAck.at - faultAt;
-    const survivors = ctx.access.config.nodes.map((n) => n.name).filter((n) => n !== from && n !== published.name);
-    await until('every surviving node streaming from the new primary', 60_000, async () => {
-      const streaming = await streamingTo(ctx, published.name);
-      return survivors.every((n) => streaming.includes(n));
-    });
-    result.convergeMs = Date.now() - faultAt;
-    await sleep(300);
-  } catch (error) {
-    result.error = error instanceof Error ? error.message : String(error);
-  } finally {
-    await writer.stop();
-    await monitor.stop();
-  }
+      ctx.onFault?.(null);
+    },
+    rejoined: async () => {
+      // Whatever else the fault broke (an etcd member) heals alongside, and is timed on its own.
+      const settling = (fault.settled?.() ?? Promise.resolve()).then(() => null, (error: unknown) => error);
+      // A primary that was never hit (the round failed before) has nothing to rejoin.
+      if (injected) {
+        const primary = await until(`${from} streaming again (every node a replica of the published primary)`, 120_000, () => wholeAgain(ctx), 50);
+        result.rejoinMs = Date.now() - restoredAt!;
+        const rejoinedAt = Date.now();
+        await until(`the split-brain monitor to see ${primary} writable and every other node a replica`, 10_000, async () => monitor.seenWhole(primary, rejoinedAt), 20);
+        // The returning node must not have taken the primary role back, nor caused another failover.
+        if (result.to !== null && primary !== result.to) throw new Error(`the primary changed again while ${from} came back: ${result.to} -> ${primary}`);
+      }
+      const unsettled = await settling;
+      if (unsettled) throw unsettled;
+    },
+  });
+  if (errors[0] !== undefined) result.error = errors[0];
   result.acked = writer.acks.length;
   result.writerErrors = writer.errors;
   result.longestWaitMs = writer.longestWaitMs;
   result.gapMs = longestGap(writer.acks.map((a) => a.at), faultAt);
   result.splitBrain = monitor.overlaps.length > 0;
+  ({ observable: result.observable, unobservedMs: result.unobservedMs } = monitor.observability());
+  result.watch = {
+    restoredMs: restoredAt === null ? null : restoredAt - faultAt,
+    untilMs: monitor.stoppedAt - faultAt,
+    lastSeen: monitor.lastSeen(),
+    changes: monitor.changes(faultAt),
+    viaDockerExec: { ...monitor.viaDockerExec },
+  };
   result.timeline = writer.acks.map((a) => [a.at - faultAt, a.node]);
-  if (result.to) {
+  if (writer.acks.length > 0) {
+    // Read back only now, after the old node's return: a return that rewound or rebuilt the wrong node would lose rows here.
     try {
-      const stored = await withClient(ctx.access.endpoint(ctx.access.node(result.to)), { timeoutMs: 5000 }, async (client) => {
+      const holder = (await ctx.store.published())?.name ?? result.to ?? from;
+      const stored = await withClient(ctx.access.endpoint(ctx.access.node(holder)), { timeoutMs: 5000 }, async (client) => {
         const { rows } = await client.query<{ seq: number }>('SELECT seq FROM drill_rows WHERE round = $1', [round]);
         return new Set(rows.map((r) => r.seq));
       });
       result.lost = writer.acks.filter((a) => !stored.has(a.seq)).length;
     } catch (error) {
-      // The fault must still be undone below; the round fails instead.
-      result.error ??= `could not read the rows back from ${result.to}: ${error instanceof Error ? error.message : String(error)}`;
+      result.error ??= `could not read the rows back: ${error instanceof Error ? error.message : String(error)}`;
     }
-  }
-  // Bring the old primary back as a person would; the agents must rebuild it as a replica.
-  const restoredAt = restoredEarlyAt ?? Date.now();
-  await fault.restore();
-  ctx.onFault?.(null);
-  // Whatever else the fault broke (an etcd member) heals alongside, and is timed on its own.
-  const settling = (fault.settled?.() ?? Promise.resolve()).then(() => null, (error: unknown) => error);
-  try {
-    // A primary that was never hit (the round failed before) has nothing to rejoin.
-    if (injected) {
-      const primary = result.to ?? from;
-      await until(`${from} streaming again`, 120_000, async () => (await streamingTo(ctx, primary)).includes(from), 50);
-      result.rejoinMs = Date.now() - restoredAt;
-    }
-    const unsettled = await settling;
-    if (unsettled) throw unsettled;
-  } catch (error) {
-    result.error ??= error instanceof Error ? error.message : String(error);
   }
   if (fault.detail) result.fault = { ...fault.detail };
   return result;
+}
+
+/** The published primary once every other node streams from it; undefined until then. */
+async function wholeAgain(ctx: RoundContext): Promise<string | undefined> {
+  const published = await ctx.store.published();
+  if (!published) return undefined;
+  const streaming = await streamingTo(ctx, published.name);
+  const others = ctx.access.config.nodes.map((n) => n.name).filter((n) => n !== published.name);
+  return others.every((n) => streaming.includes(n)) ? published.name : undefined;
 }
 
 /** The longest stretch between two acknowledged writes that ends after the fault; null when none does. */

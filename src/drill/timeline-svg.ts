@@ -7,12 +7,12 @@ const PAD = 40;
 /**
  * A picture of one round: acknowledged writes per 100 ms (one bar each, coloured by
  * the node that took them), with the fault, detection, the first write on the new
- * primary and convergence marked. Self-contained SVG: no fonts or scripts fetched.
+ * primary, convergence and the undo of the fault marked, to the end of the watch. Self-contained SVG: no fonts or scripts fetched.
  */
 export function timelineSvg(round: RoundResult): string {
   const points = round.timeline ?? [];
   const start = Math.min(-1000, ...points.map(([t]) => t));
-  const end = Math.max(1000, round.convergeMs ?? 0, ...points.map(([t]) => t)) + 200;
+  const end = Math.max(1000, round.convergeMs ?? 0, round.watch?.untilMs ?? 0, ...points.map(([t]) => t)) + 200;
   const bucketMs = 100;
   const buckets = new Map<number, Map<string, number>>();
   for (const [t, node] of points) {
@@ -42,6 +42,7 @@ export function timelineSvg(round: RoundResult): string {
     ['detected', round.detectMs, '#9467bd'],
     ['first write', round.rtoMs, '#2ca02c'],
     ['converged', round.convergeMs, '#8c564b'],
+    ['undone', round.watch?.restoredMs ?? null, '#7f7f7f'],
   ];
   marks.forEach(([label, t, colour], i) => {
     if (t === null) return;
@@ -49,7 +50,7 @@ export function timelineSvg(round: RoundResult): string {
     parts.push(`<text x="${(x(t) + 3).toFixed(1)}" y="${PAD - 12 + (i % 2) * 12}" font-size="11" fill="${colour}">${label} ${t} ms</text>`);
   });
   nodes.forEach((node, i) => parts.push(`<text x="${PAD + 160 + 150 * i}" y="${HEIGHT - 8}" font-size="11" fill="${colourOf(node)}">■ writes on ${escape(node)}</text>`));
-  const title = `${round.scenario} round ${round.round}: ${round.from} → ${round.to ?? '?'}; writes per ${bucketMs} ms; lost ${round.lost}${round.splitBrain ? '; SPLIT BRAIN' : ''}`;
+  const title = `${round.scenario} round ${round.round}: ${round.from} → ${round.to ?? '?'}; writes per ${bucketMs} ms; lost ${round.lost}${round.splitBrain ? '; SPLIT BRAIN' : ''}${round.observable === false ? '; a node went unobserved' : ''}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,

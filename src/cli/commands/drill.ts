@@ -106,7 +106,8 @@ export function registerDrill(program: Command): void {
       }
       if (options.json) printJson(reports.length === 1 ? reports[0] : reports);
       // Lost writes are reported, not failed on: with asynchronous replication the settings do not promise zero.
-      const bad = reports.some((r) => r.summary.splitBrain || r.summary.failedRounds > 0);
+      // A round that lost sight of a node cannot claim "no split brain": it fails too.
+      const bad = reports.some((r) => r.summary.splitBrain || !r.summary.observable || r.summary.failedRounds > 0);
       if (bad) process.exitCode = 1;
     });
 }

@@ -3,7 +3,7 @@ import { median, summarise } from '../../../src/drill/report.js';
 import { longestGap, type RoundResult } from '../../../src/drill/round.js';
 
 function round(overrides: Partial<RoundResult>): RoundResult {
-  return { round: 1, scenario: 'kill-primary', from: 'pgsql', to: 'replica-1', epoch: 2, detectMs: 10, rtoMs: 100, gapMs: 90, convergeMs: 200, rejoinMs: 300, acked: 50, lost: 0, splitBrain: false, ...overrides };
+  return { round: 1, scenario: 'kill-primary', from: 'pgsql', to: 'replica-1', epoch: 2, detectMs: 10, rtoMs: 100, gapMs: 90, convergeMs: 200, rejoinMs: 300, acked: 50, lost: 0, splitBrain: false, observable: true, unobservedMs: {}, ...overrides };
 }
 
 describe('drill report', () => {
@@ -31,6 +31,11 @@ describe('drill report', () => {
 
   it('one split brain in any round marks the summary', () => {
     expect(summarise([round({}), round({ splitBrain: true })]).splitBrain).toBe(true);
+  });
+
+  it('one round that lost sight of a node makes the whole drill unobservable', () => {
+    expect(summarise([round({}), round({})]).observable).toBe(true);
+    expect(summarise([round({}), round({ observable: false, unobservedMs: { pgsql: 4000 } })]).observable).toBe(false);
   });
 
   it.each([

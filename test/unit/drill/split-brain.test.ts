@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { answerOfError, splitBrainOverlaps, writablePeriods, type NodeAnswer, type Sample } from '../../../src/drill/split-brain.js';
+import { splitBrainOverlaps, writablePeriods, type NodeAnswer, type Sample } from '../../../src/drill/split-brain.js';
 
 /**
  * A recorded timeline, one row per sample: `at` then each node's answer in the order
- * pgsql, replica-1, replica-2 (W writable, R read-only, D down, ? no answer).
+ * pgsql, replica-1, replica-2 (W writable, R read-only, D down, F frozen, ? no answer).
  */
 function timeline(rows: Array<[number, string]>): Sample[] {
-  const letter: Record<string, NodeAnswer> = { W: 'writable', R: 'read-only', D: 'down', '?': 'unknown' };
+  const letter: Record<string, NodeAnswer> = { W: 'writable', R: 'read-only', D: 'down', F: 'frozen', '?': 'unknown' };
   const nodes = ['pgsql', 'replica-1', 'replica-2'];
   return rows.map(([at, answers]) => ({ at, answers: Object.fromEntries(nodes.map((n, i) => [n, letter[answers[i]!]!])) }));
 }
@@ -91,12 +91,40 @@ describe('split-brain detector on recorded timelines', () => {
     ]);
   });
 
-  it.each([
-    [{ code: 'ECONNREFUSED' }, 'down'],
-    [{ code: '57P01' }, 'down'],
-    [new Error('Connection terminated unexpectedly'), 'unknown'],
-    [new Error('timeout expired'), 'unknown'],
-  ])('a probe error %j counts as %s', (error, answer) => {
-    expect(answerOfError(error)).toBe(answer);
+  it('a primary seen frozen (its container paused) ends its period; writable again while its successor is: split brain', () => {
+    const samples = timeline([
+      [0, 'WRR'],
+      [20, 'FRR'], // paused: seen through Docker
+      [5000, 'FWR'],
+      [5200, 'WWR'], // unpaused before it was fenced
+    ]);
+    expect(writablePeriods(samples)).toEqual([
+      { node: 'pgsql', from: 0, to: 0 },
+      { node: 'replica-1', from: 5000, to: 5200 },
+      { node: 'pgsql', from: 5200, to: 5200 },
+    ]);
+    expect(splitBrainOverlaps(samples)).toEqual([{ nodes: ['replica-1', 'pgsql'], from: 5200, to: 5200 }]);
+  });
+
+  it('a frozen primary fenced while frozen, back as a replica: no split brain', () => {
+    const samples = timeline([
+      [0, 'WRR'],
+      [20, 'FRR'],
+      [4000, 'DRR'], // killed by the fence
+      [4300, 'DWR'],
+      [9000, 'RWR'], // started again, rebuilt as a replica
+    ]);
+    expect(splitBrainOverlaps(samples)).toEqual([]);
+  });
+
+  it('samples that name one node each (one monitor loop per node) are judged like whole ones', () => {
+    const samples: Sample[] = [
+      { at: 0, answers: { pgsql: 'writable' } },
+      { at: 5, answers: { 'replica-1': 'read-only' } },
+      { at: 100, answers: { 'replica-1': 'writable' } },
+      { at: 120, answers: { pgsql: 'writable' } }, // still a primary after the promotion
+      { at: 140, answers: { pgsql: 'down' } },
+    ];
+    expect(splitBrainOverlaps(samples)).toEqual([{ nodes: ['pgsql', 'replica-1'], from: 100, to: 100 }]);
   });
 });
