@@ -6,8 +6,12 @@ import { z } from 'zod';
 // agents may write more); what the code relies on must be there with the right type.
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a node name');
-const host = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/, 'a host name or address');
+// Whatever a config may name (a container name, an address, IPv6 included), but never a
+// character that would end a value in PgBouncer's file or a libpq conninfo.
+const host = z.string().regex(/^[A-Za-z0-9_.:\[\]-]{1,253}$/, 'a host name or address');
 const decimal = z.string().regex(/^\d{1,20}$/, 'a decimal LSN');
+/** PostgreSQL's text form of an LSN, as the journal records it: 0/3002440. */
+const pgLsn = z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'an LSN such as 0/3002440');
 const count = z.number().int().nonnegative();
 
 export const publishedSchema = z.looseObject({
@@ -34,7 +38,7 @@ export const journalSchema = z.looseObject({
   updatedAt: count,
   step: stepName,
   completed: z.array(z.looseObject({ step: stepName, at: count, ms: count })),
-  targetLsn: decimal.optional(),
+  targetLsn: pgLsn.optional(),
   error: z.string().optional(),
 });
 

@@ -6,7 +6,7 @@ import { parseSnapshot } from '../../../src/dcs/snapshot.js';
 const keys = keysFor('/pg-failover', 'main');
 const published = { name: 'pgsql', host: 'pgsql', port: 5432, epoch: 3, timeline: 3, since: '2026-11-29T08:00:00.000Z' };
 const view = (agentId: string) => ({ agentId, at: 1000, nodes: { pgsql: { name: 'pgsql', container: 'running', sql: { ok: true, lsn: 5n }, at: 999, lastSqlOkAt: 999 } } });
-const journal = { id: 'op', kind: 'failover', from: 'pgsql', to: 'replica-1', epoch: 4, reason: 'r', requestedBy: 'agent-1', startedAt: 1, updatedAt: 2, step: 'promote', completed: [{ step: 'fence-old', at: 1, ms: 1 }] };
+const journal = { id: 'op', kind: 'failover', from: 'pgsql', to: 'replica-1', epoch: 4, reason: 'r', requestedBy: 'agent-1', startedAt: 1, updatedAt: 2, step: 'promote', completed: [{ step: 'fence-old', at: 1, ms: 1 }, { step: 'catch-up', at: 2, ms: 1 }], targetLsn: '0/3002440' };
 const history = (epoch: number) => ({ epoch, from: null, to: 'pgsql', kind: 'bootstrap', reason: 'r', at: 'x', timeline: 1, timings: {}, leader: 'agent-1' });
 
 describe('parseSnapshot', () => {
@@ -34,6 +34,7 @@ describe('parseSnapshot', () => {
     ['a primary whose epoch holds an injected line', keys.primary, encode({ ...published, epoch: '3\nx = host=evil' }), /^epoch: /],
     ['a journal at an unknown step', keys.journal, encode({ ...journal, step: 'wipe-everything' }), /^step: /],
     ['a journal without its target', keys.journal, encode({ ...journal, to: undefined }), /^to: /],
+    ['a journal whose target LSN is not an LSN', keys.journal, encode({ ...journal, targetLsn: '12345' }), /^targetLsn: /],
   ])('%s: reported as unreadable, never used', (_what, key, value, problem) => {
     const snapshot = parseSnapshot(keys, '7', [{ key, value }, { key: keys.agent('agent-1'), value: encode(view('agent-1')) }]);
     expect(snapshot.unreadable).toEqual([{ key, problem: expect.stringMatching(problem) }]);
