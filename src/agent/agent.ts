@@ -1,36 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import { decide, type Action, type Decision } from '../core/decide.js';
-import { isFinished, startOperation, type Journal, type StepName } from '../core/journal.js';
-import { planPromote } from '../core/promote-request.js';
-import { EMPTY_STREAMING_WATCH, type StreamingWatch } from '../core/streaming-watch.js';
-import type { AgentView, ContainerState, Published } from '../core/types.js';
-import { followContainerEvents } from '../docker/engine.js';
+import type { Journal, StepName } from '../core/journal.js';
 import type { Leadership } from '../dcs/leadership.js';
-import { readSnapshot } from '../dcs/snapshot.js';
 import { EventLog } from '../dcs/events.js';
-import { encode, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
-import type { AgentState } from '../http/agent-state.js';
-import { serveAgentHttp } from '../http/agent-http.js';
-import type { HttpServer } from '../http/server.js';
 import { describeError } from '../postgres/connection.js';
-import type { Cluster } from './cluster.js';
+import type { AgentState } from '../status/agent-state.js';
+import type { ClusterContext } from './cluster-context.js';
+import { followClusterContainers } from './container-events.js';
 import { EdgeHealth } from './edge-health.js';
-import { fence, prepareForReturn } from './node-ops.js';
-import { Rejoiner } from './rejoiner.js';
+import { EndpointSwitcher } from './endpoints.js';
+import { LeaderDuties } from './leader-duties.js';
 import { Observer } from './observer.js';
 import { OperationRunner } from './operation.js';
-import { publishFirstPrimary } from './bootstrap.js';
-import { EndpointSwitcher } from './endpoints.js';
+import { Rejoiner } from './rejoiner.js';
 import { RoleChangeHooks } from './role-change-hooks.js';
-
-const EVENT_STATES: Record<string, ContainerState> = {
-  die: 'exited',
-  oom: 'exited',
-  destroy: 'missing',
-  pause: 'paused',
-  unpause: 'running',
-  start: 'running',
-};
+import { ViewPublisher } from './view-publisher.js';
 
 export interface AgentOptions {
   agentId: string;
@@ -41,44 +23,43 @@ export interface AgentOptions {
 }
 
 /**
- * The agent loop: observe -> publish the view -> (leader only) decide with the pure
- * core -> act. Docker's event stream wakes the loop at once when a container dies.
+ * The agent loop and its scheduling: observe (observer.ts, container-events.ts) ->
+ * publish the view (view-publisher.ts) -> as leader, decide and act (leader-duties.ts).
+ * Docker's event stream wakes the loop at once when a container dies.
  */
 export class Agent {
   private readonly observer: Observer;
-  private readonly runner: OperationRunner;
-  private readonly endpoints: EndpointSwitcher | null;
-  private streamingWatch: StreamingWatch = EMPTY_STREAMING_WATCH;
+  private readonly views: ViewPublisher;
+  private readonly leader: LeaderDuties;
+  private readonly edges = new EdgeHealth();
   private stopped = false;
   private crashed = false;
   private wake: (() => void) | null = null;
-  /** The node a Docker event was just received for: the next tick decides on it without probing first. */
-  private eventFor: string | null = null;
-  private readonly unfollow: Array<() => void> = [];
-  private readonly rejoiner: Rejoiner;
-  private readonly hooks: RoleChangeHooks;
-  private lastVerdict = '';
-  private lastVerdictAt = 0;
-  private readonly edges = new EdgeHealth();
-  private http: HttpServer | null = null;
-  private lastViewSignature = '';
-  private lastViewAt = 0;
-  private warmedAt = 0;
+  /** A Docker event came during the tick: the next tick starts at once. */
+  private eventPending = false;
+  private unfollow: Array<() => void> = [];
   private loopDone: Promise<void> = Promise.resolve();
-  private readonly events: EventLog;
-  private prunedAt = 0;
 
   constructor(
-    private readonly cluster: Cluster,
+    private readonly cluster: ClusterContext,
     private readonly leadership: Leadership,
     private readonly options: AgentOptions,
   ) {
     this.observer = new Observer(cluster, options.agentId, Date.now(), () => this.edges.dockerFailed());
-    this.endpoints = EndpointSwitcher.of(cluster);
-    this.events = new EventLog(cluster.etcd, cluster.store.keys, options.agentId, (error) => cluster.log.debug({ error: describeError(error) }, 'event not recorded'));
-    this.runner = new OperationRunner(cluster, leadership, { afterStep: options.afterStep, beforeStep: options.beforeStep }, this.endpoints, () => this.observer.snapshot(Date.now()), this.events);
-    this.rejoiner = new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader(), this.events);
-    this.hooks = new RoleChangeHooks(cluster.config, cluster.log, process.env, this.events);
+    this.views = new ViewPublisher(cluster, this.edges);
+    const endpoints = EndpointSwitcher.of(cluster);
+    const events = new EventLog(cluster.etcd, cluster.store.keys, options.agentId, (error) => cluster.log.debug({ error: describeError(error) }, 'event not recorded'));
+    this.leader = new LeaderDuties({
+      id: options.agentId,
+      cluster,
+      leadership,
+      observer: this.observer,
+      endpoints,
+      events,
+      runner: new OperationRunner(cluster, leadership, { afterStep: options.afterStep, beforeStep: options.beforeStep }, endpoints, () => this.observer.snapshot(Date.now()), events),
+      rejoiner: new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader(), events),
+      hooks: new RoleChangeHooks(cluster.config, cluster.log, process.env, events),
+    });
   }
 
   get id(): string {
@@ -87,14 +68,17 @@ export class Agent {
 
   async start(): Promise<void> {
     this.leadership.start();
-    await this.followEvents();
+    this.unfollow = await followClusterContainers(this.cluster, {
+      onState: (node, state, at) => {
+        this.observer.noteContainerEvent(node, state, at);
+        this.eventPending = true;
+        this.wake?.();
+      },
+      onUnavailable: () => this.edges.dockerFailed(),
+      stopped: () => this.stopped,
+    });
     await this.observer.start();
     this.loopDone = this.loop();
-    const http = this.cluster.config.http;
-    if (http) {
-      const cluster = this.cluster;
-      this.http = serveAgentHttp({ state: () => this.state(), store: cluster.store, clusterName: cluster.config.cluster, nodes: cluster.nodes }, http, cluster.log);
-    }
   }
 
   /** What this agent knows now, for its HTTP routes; reads memory only. */
@@ -108,17 +92,11 @@ export class Agent {
     };
   }
 
-  /** Where the HTTP server listens (null without `http` in the config, or when it could not bind). */
-  httpAddress(): { host: string; port: number } | null {
-    return this.http?.address() ?? null;
-  }
-
   async stop(): Promise<void> {
     if (this.crashed) return;
     this.stopped = true;
     this.wake?.();
     for (const stop of this.unfollow) stop();
-    await this.http?.close();
     // A tick stuck on an unresponsive node must not hold up the resignation.
     await Promise.race([this.loopDone.catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
     await this.leadership.resign();
@@ -134,38 +112,7 @@ export class Agent {
     this.wake?.();
     for (const stop of this.unfollow) stop();
     this.observer.close();
-    void this.http?.close();
     void this.cluster.close();
-  }
-
-  private async followEvents(): Promise<void> {
-    const engines = new Map(this.cluster.nodes.map((node) => [JSON.stringify(node.docker), this.cluster.engine(node)]));
-    for (const engine of engines.values()) {
-      const follow = async (): Promise<void> => {
-        if (this.stopped) return;
-        try {
-          const stop = await followContainerEvents(
-            engine,
-            (event) => {
-              const node = this.cluster.nodeOfContainer(event.container);
-              const state = EVENT_STATES[event.action];
-              if (!node || !state) return;
-              this.observer.noteContainerEvent(node.name, state, event.at);
-              this.cluster.log.info({ node: node.name, event: event.action }, 'container event');
-              this.eventFor = node.name;
-              this.wake?.();
-            },
-            () => setTimeout(() => void follow(), 500),
-          );
-          this.unfollow.push(stop);
-        } catch (error) {
-          this.edges.dockerFailed();
-          this.cluster.log.warn({ error: describeError(error) }, 'docker events unavailable; retrying');
-          setTimeout(() => void follow(), 1000);
-        }
-      };
-      await follow();
-    }
   }
 
   private async loop(): Promise<void> {
@@ -179,7 +126,7 @@ export class Agent {
       }
       if (this.stopped) break;
       // An event that came during the tick must not wait for the next interval.
-      const wait = this.eventFor !== null ? 0 : Math.max(0, interval - (Date.now() - began));
+      const wait = this.eventPending ? 0 : Math.max(0, interval - (Date.now() - began));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         this.wake = () => {
@@ -192,213 +139,12 @@ export class Agent {
   }
 
   private async tick(): Promise<void> {
-    this.eventFor = null;
+    this.eventPending = false;
     const view = this.observer.snapshot(Date.now());
     const leaseId = this.leadership.leaseId;
     if (leaseId === null) return;
-    try {
-      // Views are what other agents vote with: publish a change of verdict-relevant state at
-      // once, otherwise once a second (fresh enough for the failure time, light on etcd).
-      // While a node is failing, other agents' votes must stay current: publish every tick.
-      const signature = viewSignature(view);
-      const failing = Object.values(view.nodes).some((o) => !o.sql.ok);
-      if (failing || signature !== this.lastViewSignature || Date.now() - this.lastViewAt >= 1000) {
-        await this.cluster.store.putView(view, leaseId);
-        this.lastViewSignature = signature;
-        this.lastViewAt = Date.now();
-        if (this.edges.etcdSucceeded(Date.now())) this.cluster.log.info('etcd reachable again');
-      }
-    } catch (error) {
-      if (this.edges.etcdFailed(describeError(error))) this.cluster.log.warn({ error: describeError(error) }, 'etcd unreachable: not acting until it returns');
-      return;
-    }
+    if (!(await this.views.publish(view, leaseId))) return;
     if (!this.leadership.isLeader()) return;
-    await this.lead(view);
+    await this.leader.lead(view);
   }
-
-  private async lead(own: AgentView): Promise<void> {
-    this.keepConnectionsWarm();
-    // One read at one revision: the journal, the published primary and the views agree.
-    const snapshot = await readSnapshot(this.cluster.etcd, this.cluster.store.keys);
-    const { published, journal, paused, views, request } = snapshot;
-    const others = views.filter((v) => v.agentId !== own.agentId);
-    // Held from the first step of a promotion until it is published; released otherwise.
-    const holding = journal !== null && !isFinished(journal) && !journal.completed.some((c) => c.step === 'publish');
-    this.endpoints?.reconcile(published, own, holding);
-    const now = Date.now();
-    const lastLsn = published ? this.observer.lastLsnOf(published.name) : null;
-    const decision = decide({
-      now,
-      selfId: this.id,
-      isLeader: this.leadership.isLeader(),
-      paused: paused !== null,
-      published: published && lastLsn !== null ? { ...published, lastLsn: lastLsn.toString() } : published,
-      specs: this.cluster.specs(),
-      hostsOf: this.cluster.hostsOf(),
-      views: [own, ...others],
-      journal,
-      timings: { failureTimeMs: this.cluster.config.timings.failureTimeMs, viewStaleMs: this.cluster.config.timings.failureTimeMs },
-      maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
-      streamingWatch: this.streamingWatch,
-      unreadable: snapshot.unreadable.filter((u) => u.key === this.cluster.store.keys.primary || u.key === this.cluster.store.keys.journal).map((u) => `${u.key}: ${u.problem}`),
-    });
-    this.streamingWatch = decision.streamingWatch;
-    await this.publishVerdict(decision, now, published?.epoch);
-    this.pruneEvents(now);
-    for (const action of decision.actions) {
-      if (!this.leadership.isLeader()) return;
-      await this.act(action, published, decision.rule);
-    }
-    const busy = decision.actions.some((a) => a.type === 'failover' || a.type === 'resume');
-    if (request && !busy && (journal === null || isFinished(journal)) && this.leadership.isLeader()) {
-      await this.handleRequest(request, published, decision, own, lastLsn);
-    }
-  }
-
-  /** The event log stays bounded: the leader prunes it once a minute, in the background. */
-  private pruneEvents(now: number): void {
-    if (now - this.prunedAt < 60_000) return;
-    this.prunedAt = now;
-    const { maxCount, maxAgeDays } = this.cluster.config.events;
-    this.events.prune({ maxCount, maxAgeMs: maxAgeDays * 86_400_000 }, now).catch((error) => this.cluster.log.debug({ error: describeError(error) }, 'event log not pruned'));
-  }
-
-  /** A failover should not pay for new connections: the leader keeps one open to every node. */
-  private keepConnectionsWarm(): void {
-    if (Date.now() - this.warmedAt < 5000) return;
-    this.warmedAt = Date.now();
-    for (const node of this.cluster.nodes) this.cluster.pool(node).query('SELECT 1').catch(() => undefined);
-  }
-
-  /** A `failover promote` request: refused with a reason, or carried out as a journaled operation. */
-  private async handleRequest(request: PromoteRequest, published: Published | null, decision: Decision, own: AgentView, lastLsn: bigint | null): Promise<void> {
-    const keys = this.cluster.store.keys;
-    const refuse = async (reason: string) => {
-      this.cluster.log.warn({ request: request.id, target: request.target, reason }, 'promote refused');
-      void this.events.emit({ kind: 'refusal', rule: 'promote-request', message: `promote ${request.target} (by ${request.by}) refused: ${reason}`, nodes: [request.target], ...(published ? { epoch: published.epoch } : {}) });
-      const result: RequestResult = { id: request.id, ok: false, from: published?.name ?? null, to: request.target, epoch: published?.epoch ?? null, kind: 'switchover', ms: null, error: reason };
-      await this.leadership.guard([{ key: keys.request, delete: true }, { key: keys.requestResult(request.id), value: encode(result) }]);
-    };
-    if (!published) return refuse('no primary is published yet');
-    const plan = planPromote({
-      target: request.target,
-      force: request.force,
-      published,
-      verdict: decision.verdict,
-      specs: this.cluster.specs(),
-      observations: own.nodes,
-      primaryHosts: this.cluster.hostsOf()[published.name] ?? [],
-      lastKnownPrimaryLsn: lastLsn,
-      maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
-    });
-    if (!plan.ok) return refuse(plan.reason);
-    const journal = startOperation({
-      id: request.id,
-      kind: plan.kind,
-      from: plan.from,
-      to: plan.to,
-      epoch: published.epoch + 1,
-      reason: plan.reason,
-      requestedBy: `cli:${request.by}`,
-      now: Date.now(),
-    });
-    this.cluster.log.warn({ request: request.id, kind: plan.kind, from: plan.from, to: plan.to, epoch: journal.epoch }, `${plan.kind} requested`);
-    void this.events.emit({ kind: 'operation-start', rule: 'promote-request', message: `${plan.kind} ${plan.from} -> ${plan.to} accepted (requested by ${request.by}): ${plan.reason}`, epoch: journal.epoch, nodes: [plan.from, plan.to] });
-    if (!(await this.leadership.guard([{ key: keys.request, delete: true }, { key: keys.journal, value: encode(journal) }]))) return;
-    await this.runOperation(journal);
-  }
-
-  private async publishVerdict(decision: Decision, now: number, epoch: number | undefined): Promise<void> {
-    const verdict = decision.verdict?.kind ?? 'none';
-    const summary = `${verdict}|${decision.rule}|${decision.notes.join(';')}`;
-    const changed = summary !== this.lastVerdict;
-    if (changed) {
-      this.cluster.log.info({ verdict: decision.verdict, rule: decision.rule, notes: decision.notes }, `verdict ${verdict} (rule ${decision.rule})`);
-    } else if (now - this.lastVerdictAt < 5000) {
-      return;
-    }
-    const why = decision.verdict === null ? 'no primary published' : 'reason' in decision.verdict ? decision.verdict.reason : 'the primary answers and the agents agree';
-    const record: VerdictRecord = { at: now, leader: this.id, verdict, rule: decision.rule, why, notes: decision.notes };
-    if (await this.leadership.guard([{ key: this.cluster.store.keys.verdict, value: encode(record) }]).catch(() => false)) {
-      this.lastVerdict = summary;
-      this.lastVerdictAt = now;
-      if (changed) void this.events.emit({ kind: 'verdict', rule: decision.rule, message: verdictSentence(decision), ...(epoch === undefined ? {} : { epoch }) });
-    }
-  }
-
-  private async act(action: Action, published: Published | null, rule: string): Promise<void> {
-    const log = this.cluster.log;
-    switch (action.type) {
-      case 'resume':
-        log.info({ op: action.journal.id, step: action.journal.step }, 'resuming a half-done operation');
-        await this.runOperation(action.journal);
-        return;
-      case 'failover': {
-        if (!published) return;
-        const journal = startOperation({
-          id: randomUUID(),
-          kind: 'failover',
-          from: action.from,
-          to: action.to,
-          epoch: published.epoch + 1,
-          reason: action.reason,
-          requestedBy: this.id,
-          now: Date.now(),
-        });
-        log.warn({ from: action.from, to: action.to, epoch: journal.epoch, position: action.position.toString(), reason: action.reason }, 'failover started');
-        void this.events.emit({ kind: 'operation-start', rule, message: `failover ${action.from} -> ${action.to}: ${action.reason}`, epoch: journal.epoch, nodes: [action.from, action.to], lsn: action.position.toString() });
-        if (!(await this.leadership.guard([{ key: this.cluster.store.keys.journal, value: encode(journal) }]))) return;
-        await this.runOperation(journal);
-        return;
-      }
-      case 'bootstrap':
-        await publishFirstPrimary(this.cluster, this.id, action.node);
-        return;
-      case 'fence': {
-        const node = this.cluster.node(action.node);
-        if (!node) return;
-        log.warn({ node: action.node, reason: action.reason }, 'fencing a stray primary');
-        await fence(this.cluster, node)
-          .then(async (fenced) => {
-            void this.events.emit({ kind: 'fence', rule: 'fence-stray-primary', message: `${action.node} fenced (verified ${fenced.verifiedAs}): ${action.reason}`, nodes: [action.node], ...(published ? { epoch: published.epoch } : {}) });
-            await prepareForReturn(this.cluster, node, null);
-          })
-          .catch((error) => {
-            log.error({ node: action.node, error: describeError(error) }, 'fencing failed');
-            void this.events.emit({ kind: 'fence', rule: 'fence-stray-primary', message: `fencing ${action.node} failed: ${describeError(error)}`, nodes: [action.node] });
-          });
-        return;
-      }
-      case 'rejoin':
-        this.rejoiner.rejoin(action.node, action.reason, published);
-        return;
-    }
-  }
-
-  private async runOperation(journal: Journal): Promise<void> {
-    const outcome = await this.runner.run(journal);
-    // A failed step is retried by the next tick (or leader); the runner writes a request's result with the operation's end.
-    if (outcome.ok) {
-      // The operation re-pointed the other replicas: give them time to follow before the rejoin rule judges them.
-      this.rejoiner.operationRepointed(journal.to);
-      // Notifications, not steps: never awaited, so a slow or failing hook cannot hold the leader.
-      void this.hooks.run({ operationId: journal.id, kind: journal.kind, reason: journal.reason, oldPrimary: journal.from, published: outcome.published });
-      this.cluster.log.warn({ op: journal.id, epoch: outcome.published.epoch, primary: outcome.published.name, ms: Date.now() - journal.startedAt }, `${journal.kind} finished`);
-    } else {
-      this.cluster.log.error({ op: journal.id, step: outcome.journal.step, error: outcome.error }, `${journal.kind} interrupted`);
-    }
-  }
-}
-
-function viewSignature(view: AgentView): string {
-  return Object.values(view.nodes)
-    .map((o) => `${o.name}:${o.container}:${o.sql.ok ? `${o.sql.inRecovery}:${o.sql.streaming}:${o.sql.timeline}` : 'down'}`)
-    .join('|');
-}
-
-/** The verdict and what the leader made of it, in one sentence for the event log. */
-function verdictSentence(decision: Decision): string {
-  const verdict = decision.verdict;
-  const head = verdict === null ? 'no verdict' : 'reason' in verdict ? `${verdict.kind}: ${verdict.reason}` : verdict.kind;
-  return decision.notes.length === 0 ? head : `${head}; ${decision.notes.join('; ')}`;
 }

@@ -12,11 +12,11 @@ import { ClusterStore } from '../dcs/store.js';
 import { keysFor } from '../dcs/keys.js';
 
 /**
- * What an agent knows about its cluster and how to reach each part of it: the
- * config with secrets resolved, a Docker engine per node, and the etcd store.
+ * The agent's connection and resource context for its cluster: the config with
+ * secrets resolved, a Docker engine and a kept SQL pool per node, and the etcd store.
  * Secrets stay in here and in the connections made from it; they are never logged.
  */
-export class Cluster {
+export class ClusterContext {
   readonly store: ClusterStore;
   private readonly pools = new Map<string, pg.Pool>();
   private readonly pgdata = new Map<string, string>();

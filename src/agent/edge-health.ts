@@ -1,17 +1,9 @@
+import type { EdgeHealthState } from '../status/agent-state.js';
+
 /**
- * What the agent met at its edges, for GET /health and /metrics: whether its last etcd
- * call worked, and how many etcd and Docker calls failed since it started. Counted where
+ * Counts what the agent met at its edges, for GET /health and /metrics. Counted where
  * the errors are already caught; nothing here changes what the agent decides.
  */
-export interface EdgeHealthState {
-  /** Whether the agent's last etcd write (its view) worked; true before the first attempt. */
-  etcdOk: boolean;
-  lastEtcdOkAt: number | null;
-  lastEtcdError: string | null;
-  etcdErrors: number;
-  dockerErrors: number;
-}
-
 export class EdgeHealth {
   private state: EdgeHealthState = { etcdOk: true, lastEtcdOkAt: null, lastEtcdError: null, etcdErrors: 0, dockerErrors: 0 };
 

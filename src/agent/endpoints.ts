@@ -7,7 +7,7 @@ import type { AgentView, Published } from '../core/types.js';
 import { engineFor, putFiles } from '../docker/engine.js';
 import { describeError } from '../postgres/connection.js';
 import { identifier, listDatabases, PgBouncerAdmin, type PoolerDatabase } from '../pgbouncer/admin.js';
-import type { Cluster } from './cluster.js';
+import type { ClusterContext } from './cluster-context.js';
 
 const VERIFY_EVERY_MS = 3000;
 const DATABASES_REFRESH_MS = 10_000;
@@ -40,7 +40,7 @@ export class EndpointSwitcher {
   /** The newest epoch applied: a route for an older one is never written. */
   private epoch = 0;
 
-  private constructor(private readonly cluster: Cluster) {
+  private constructor(private readonly cluster: ClusterContext) {
     const endpoints = cluster.config.endpoints!;
     const password = cluster.poolerPassword ?? '';
     const admin = (config: PgBouncerConfig) => new PgBouncerAdmin({ host: config.host, port: config.port, user: endpoints.admin.user, password });
@@ -49,7 +49,7 @@ export class EndpointSwitcher {
       .map((kind) => ({ kind, config: endpoints[kind]!, admin: admin(endpoints[kind]!), applied: null, verifiedAt: 0 }));
   }
 
-  static of(cluster: Cluster): EndpointSwitcher | null {
+  static of(cluster: ClusterContext): EndpointSwitcher | null {
     const endpoints = cluster.config.endpoints;
     return endpoints && (endpoints.write || endpoints.read) ? new EndpointSwitcher(cluster) : null;
   }

@@ -1,15 +1,16 @@
 import { replicationHostOf, type NodeConfig } from '../config/schema.js';
 import { containerState, disableRestart, execIn, killContainer, putFiles, runWithVolumesOf, signalAndWaitForExit, startContainer, stopContainer } from '../docker/engine.js';
 import { describeError } from '../postgres/connection.js';
-import { formatLsn, tryParseLsn } from '../core/lsn.js';
-import type { Cluster } from './cluster.js';
+import { CURRENT_TIMELINE_SQL } from '../postgres/timeline.js';
 import { isContainerNotRunning } from '../core/liveness.js';
 import type { ContainerState } from '../core/types.js';
+import { sleep } from '../time.js';
+import { formatLsn, tryParseLsn } from '../core/lsn.js';
+import type { ClusterContext } from './cluster-context.js';
 
 // The I/O of one operation step, on one node. Each function is idempotent, so a
 // leader that resumes a journal can run a step again safely.
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Fences a node so it cannot take writes: SIGKILL its container and keep Docker
@@ -18,7 +19,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * running; it throws when it still runs. `unknown` (the engine did not answer) is not
  * proof, so it is retried until the deadline.
  */
-export async function fence(cluster: Cluster, node: NodeConfig): Promise<{ verifiedAs: ContainerState }> {
+export async function fence(cluster: ClusterContext, node: NodeConfig): Promise<{ verifiedAs: ContainerState }> {
   const engine = cluster.engine(node);
   await Promise.all([killContainer(engine, node.container), disableRestart(engine, node.container).catch(() => undefined)]);
   const deadline = Date.now() + 5000;
@@ -38,7 +39,7 @@ export async function fence(cluster: Cluster, node: NodeConfig): Promise<{ verif
  * ignores the file, comes up read-only from standby.signal, and the rejoin rule
  * rebuilds it. Both files go in one archive: each archive call mounts the container.
  */
-export async function prepareForReturn(cluster: Cluster, node: NodeConfig, primary: NodeConfig | null): Promise<void> {
+export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig | null): Promise<void> {
   const files: Record<string, string> = { 'standby.signal': '' };
   if (primary) {
     files['pg-failover.rebuild'] = [`PRIMARY_HOST=${replicationHostOf(primary)}`, `PRIMARY_PORT=${primary.replicationPort}`, `REPLICATION_SLOT=${cluster.slotOf(node)}`, ''].join('\n');
@@ -52,7 +53,7 @@ export async function prepareForReturn(cluster: Cluster, node: NodeConfig, prima
  * Returns the last WAL position seen before the stop. `prepareForReturn` must follow
  * before the operation publishes, so that the node can only come back as a standby.
  */
-export async function stopCleanly(cluster: Cluster, node: NodeConfig): Promise<string | null> {
+export async function stopCleanly(cluster: ClusterContext, node: NodeConfig): Promise<string | null> {
   const engine = cluster.engine(node);
   const [lsn] = await Promise.all([
     cluster
@@ -69,7 +70,7 @@ export async function stopCleanly(cluster: Cluster, node: NodeConfig): Promise<s
 }
 
 /** Starts a cleanly stopped old primary (it comes up as a standby) and points it at the new primary. */
-export async function restartAsStandby(cluster: Cluster, node: NodeConfig, primary: NodeConfig, limitMs = 30_000): Promise<void> {
+export async function restartAsStandby(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig, limitMs = 30_000): Promise<void> {
   await startContainer(cluster.engine(node), node.container);
   const deadline = Date.now() + limitMs;
   for (;;) {
@@ -92,7 +93,7 @@ export interface ReplayState {
   inRecovery: boolean;
 }
 
-export async function replayState(cluster: Cluster, node: NodeConfig): Promise<ReplayState> {
+export async function replayState(cluster: ClusterContext, node: NodeConfig): Promise<ReplayState> {
   const { rows } = await cluster.pool(node).query<{ r: boolean; rcv: string | null; rpl: string | null }>(
     'SELECT pg_is_in_recovery() AS r, pg_last_wal_receive_lsn()::text AS rcv, pg_last_wal_replay_lsn()::text AS rpl',
   );
@@ -105,7 +106,7 @@ export async function replayState(cluster: Cluster, node: NodeConfig): Promise<R
  * replays the rest anyway). With `atLeast` (a switchover), it must first have
  * received the old primary's last position, or the step fails.
  */
-export async function awaitReplay(cluster: Cluster, node: NodeConfig, limitMs: number, atLeast: bigint | null = null): Promise<string | null> {
+export async function awaitReplay(cluster: ClusterContext, node: NodeConfig, limitMs: number, atLeast: bigint | null = null): Promise<string | null> {
   const deadline = Date.now() + limitMs;
   for (;;) {
     const state = await replayState(cluster, node);
@@ -129,7 +130,7 @@ export async function awaitReplay(cluster: Cluster, node: NodeConfig, limitMs: n
  * the exec's stream to close; the exit code is checked only if the server stays in
  * recovery.
  */
-export async function promote(cluster: Cluster, node: NodeConfig, limitMs = 30_000): Promise<void> {
+export async function promote(cluster: ClusterContext, node: NodeConfig, limitMs = 30_000): Promise<void> {
   const client = await cluster.pool(node).connect();
   try {
     const inRecovery = async () => (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
@@ -173,14 +174,14 @@ export async function promote(cluster: Cluster, node: NodeConfig, limitMs = 30_0
 }
 
 /** Proves the node takes writes (assigning a transaction id fails on a standby) and returns its timeline. */
-export async function verifyWrite(cluster: Cluster, node: NodeConfig): Promise<number> {
+export async function verifyWrite(cluster: ClusterContext, node: NodeConfig): Promise<number> {
   const { rows } = await cluster.pool(node).query<{ tli: number }>(
-    `SELECT txid_current() AS xid, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli`,
+    `SELECT txid_current() AS xid, ${CURRENT_TIMELINE_SQL} AS tli`,
   );
   return rows[0]!.tli;
 }
 
-export async function ensureSlot(cluster: Cluster, primary: NodeConfig, slot: string): Promise<void> {
+export async function ensureSlot(cluster: ClusterContext, primary: NodeConfig, slot: string): Promise<void> {
   await cluster.pool(primary).query(
     `SELECT pg_create_physical_replication_slot($1) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
     [slot],
@@ -188,7 +189,7 @@ export async function ensureSlot(cluster: Cluster, primary: NodeConfig, slot: st
 }
 
 /** Drops an unused slot: the new primary's own (kept from its time as a standby) would retain WAL for nobody. */
-export async function dropSlot(cluster: Cluster, primary: NodeConfig, slot: string): Promise<void> {
+export async function dropSlot(cluster: ClusterContext, primary: NodeConfig, slot: string): Promise<void> {
   await cluster.pool(primary).query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [slot]);
 }
 
@@ -198,7 +199,7 @@ export async function dropSlot(cluster: Cluster, primary: NodeConfig, slot: stri
  * follows the new timeline without a restart. If it cannot (its WAL went past the
  * fork), the rejoin rule rebuilds it with pg_basebackup.
  */
-export async function repoint(cluster: Cluster, replica: NodeConfig, primary: NodeConfig): Promise<void> {
+export async function repoint(cluster: ClusterContext, replica: NodeConfig, primary: NodeConfig): Promise<void> {
   await ensureSlot(cluster, primary, cluster.slotOf(replica));
   const client = await cluster.pool(replica).connect();
   try {
@@ -221,7 +222,7 @@ function literal(value: string): string {
  * The always-correct path: stop the node, replace its data directory with a
  * `pg_basebackup -R` of the primary (on the node's slot), start it as a standby.
  */
-export async function rebuild(cluster: Cluster, node: NodeConfig, primary: NodeConfig, labels: Record<string, string> = {}): Promise<void> {
+export async function rebuild(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig, labels: Record<string, string> = {}): Promise<void> {
   const engine = cluster.engine(node);
   const slot = cluster.slotOf(node);
   await ensureSlot(cluster, primary, slot);

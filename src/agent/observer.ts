@@ -2,7 +2,7 @@ import type { AgentView, ContainerState, NodeObservation, SqlFailure, SqlProbe }
 import { isContainerNotRunning } from '../core/liveness.js';
 import { containerState } from '../docker/engine.js';
 import { NodeProber } from '../postgres/probe.js';
-import type { Cluster } from './cluster.js';
+import type { ClusterContext } from './cluster-context.js';
 
 const INSPECT_EVERY_MS = 2000;
 
@@ -32,7 +32,7 @@ export class Observer {
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
-    private readonly cluster: Cluster,
+    private readonly cluster: ClusterContext,
     readonly agentId: string,
     startedAt: number,
     /** Called when an inspect fails for another reason than a missing container (counted in /metrics). */

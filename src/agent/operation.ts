@@ -1,10 +1,11 @@
 import { completeStep, isFinished, withError, withTargetLsn, type Journal, type StepName } from '../core/journal.js';
-import { encode, type HistoryRecord, type RequestResult } from '../dcs/store.js';
+import { historyRecord } from '../dcs/history.js';
+import { encode, type RequestResult } from '../dcs/store.js';
 import type { AgentView, Published } from '../core/types.js';
 import type { EndpointSwitcher } from './endpoints.js';
 import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
-import type { Cluster } from './cluster.js';
+import type { ClusterContext } from './cluster-context.js';
 import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
 import { parseLsn } from '../core/lsn.js';
 import { describeError } from '../postgres/connection.js';
@@ -28,7 +29,7 @@ export class OperationRunner {
   private marking: Promise<void> | null = null;
   private replayed: Promise<string | null> | null = null;
   constructor(
-    private readonly cluster: Cluster,
+    private readonly cluster: ClusterContext,
     private readonly leadership: Leadership,
     /** Called around each step; tests use them to stop a leader half way and to see who acts. */
     private readonly stepHooks: StepHooks = {},
@@ -213,7 +214,7 @@ export class OperationRunner {
   private publishWrites(journal: Journal, published: Published): Array<{ key: string; value: string }> {
     const timings: Record<string, number> = Object.fromEntries(journal.completed.map((c) => [c.step, c.ms]));
     timings.total = Date.now() - journal.startedAt;
-    const record: HistoryRecord = {
+    const record = historyRecord({
       epoch: journal.epoch,
       from: journal.from,
       to: journal.to,
@@ -224,7 +225,7 @@ export class OperationRunner {
       timings,
       startedAt: journal.startedAt,
       leader: this.leadership.agentId,
-    };
+    });
     return [
       { key: this.cluster.store.keys.primary, value: encode(published) },
       { key: this.cluster.store.keys.history(journal.epoch), value: encode(record) },

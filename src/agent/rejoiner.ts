@@ -1,6 +1,6 @@
 import type { Published } from '../core/types.js';
 import { describeError } from '../postgres/connection.js';
-import type { Cluster } from './cluster.js';
+import type { ClusterContext } from './cluster-context.js';
 import type { EventLog } from '../dcs/events.js';
 import { rebuild, repoint } from './node-ops.js';
 
@@ -16,7 +16,7 @@ export class Rejoiner {
   private readonly rebuiltAt = new Map<string, number>();
 
   constructor(
-    private readonly cluster: Cluster,
+    private readonly cluster: ClusterContext,
     private readonly helperLabels: Record<string, string>,
     /** Checked right before touching the node: a deposed leader must not stop a node a new leader now owns. */
     private readonly stillLeading: () => boolean,

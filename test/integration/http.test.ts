@@ -17,8 +17,11 @@ interface Got {
   text: string;
 }
 
+/** Set once the agents run: where each serves HTTP. */
+let addressOf: (id: string) => { host: string; port: number } | null = () => null;
+
 async function get(agent: Agent, path: string, method = 'GET'): Promise<Got> {
-  const address = agent.httpAddress();
+  const address = addressOf(agent.id);
   if (address === null) throw new Error(`${agent.id} serves no HTTP`);
   const response = await fetch(`http://127.0.0.1:${address.port}${path}`, { method, signal: AbortSignal.timeout(5000) });
   return { status: response.status, contentType: response.headers.get('content-type'), text: await response.text() };
@@ -70,6 +73,7 @@ describe('HTTP on every agent', () => {
   beforeAll(async () => {
     cluster = await startCluster({ replicas: 2 });
     running = await startAgents(cluster, { http: true });
+    addressOf = (id) => running.httpAddress(id);
     ({ file: configFile } = writeCliConfig(cluster));
     const c = cluster;
     await eventually(() => allStreamFrom(c, 'pgsql'), 'both replicas streaming', 30_000);
@@ -216,9 +220,8 @@ describe('HTTP on every agent', () => {
   });
 
   it('an agent that stops closes its port', async () => {
-    const agent = running.agent('agent-3');
-    const port = agent.httpAddress()!.port;
-    await agent.stop();
+    const port = running.httpAddress('agent-3')!.port;
+    await running.stopAgent('agent-3');
     await expect(fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
   });
 });

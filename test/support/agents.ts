@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
+import { afterEach } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
-import { Cluster } from '../../src/agent/cluster.js';
+import { ClusterContext } from '../../src/agent/cluster-context.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Journal, StepName } from '../../src/core/journal.js';
 import { createEtcd } from '../../src/dcs/client.js';
@@ -11,6 +12,8 @@ import { createLogger } from '../../src/log.js';
 import { freePort, PGBOUNCER_ADMIN_PASSWORD, POSTGRES_PASSWORD, REPLICATION_PASSWORD, type TestCluster } from './cluster.js';
 import { eventually } from './eventually.js';
 import { TcpProxy } from './tcp-proxy.js';
+import { serveAgentHttp } from '../../src/http/agent-http.js';
+import type { HttpServer } from '../../src/http/server.js';
 
 export interface RunningAgents {
   agents: Agent[];
@@ -22,6 +25,10 @@ export interface RunningAgents {
   logs(id: string): string;
   /** The agent's own way to etcd (only with `etcdProxies`). */
   proxy(id: string): TcpProxy;
+  /** Stops one agent as SIGTERM stops `failover agent`: its HTTP server, then the agent. */
+  stopAgent(id: string): Promise<void>;
+  /** Where agent `id` serves HTTP (only with `http`; null when it could not bind). */
+  httpAddress(id: string): { host: string; port: number } | null;
   stop(): Promise<void>;
 }
 
@@ -37,7 +44,7 @@ export async function startAgents(
     beforeStep?: (agentId: string, step: StepName, journal: Journal) => void;
     /** Each agent reaches etcd through its own TcpProxy, which a test can cut (see RunningAgents.proxy). */
     etcdProxies?: boolean;
-    /** Each agent serves HTTP on its own free 127.0.0.1 port (see Agent.httpAddress()). */
+    /** Each agent serves HTTP on its own free 127.0.0.1 port, as `failover agent` does (see RunningAgents.httpAddress). */
     http?: boolean;
     /** Each agent logs at this level into memory instead of stdout (see RunningAgents.logs), e.g. to scan what it would print. */
     captureLogs?: 'trace' | 'debug' | 'info';
@@ -47,6 +54,7 @@ export async function startAgents(
   const etcds: Etcd3[] = [];
   const agents: Agent[] = [];
   const proxies = new Map<string, TcpProxy>();
+  const servers = new Map<string, HttpServer>();
   const level = options.captureLogs ?? process.env.FAILOVER_TEST_LOG ?? 'silent';
   const captured = new Map<string, string[]>();
   for (let i = 1; i <= (options.count ?? 3); i++) {
@@ -65,7 +73,7 @@ export async function startAgents(
     const log = createLogger('pg-failover', level, options.captureLogs ? { write: (line: string) => void lines.push(line) } : undefined).child({ agent: id });
     const leadership = new Leadership(etcd, keysFor(config.etcd.prefix, config.cluster), id, config.timings.leaseTtlSec);
     const own: Config = options.http ? { ...config, http: { host: '127.0.0.1', port: await freePort() } } : config;
-    const agent = new Agent(new Cluster(own, etcd, log, env), leadership, {
+    const agent = new Agent(new ClusterContext(own, etcd, log, env), leadership, {
       agentId: id,
       helperLabels: cluster.labels,
       ...(options.afterStep ? { afterStep: (step, journal) => options.afterStep!(id, step, journal) } : {}),
@@ -73,6 +81,7 @@ export async function startAgents(
     });
     await agent.start();
     agents.push(agent);
+    if (own.http) servers.set(id, serveAgentHttp({ state: () => agent.state(), store: new ClusterStore(etcd, keysFor(config.etcd.prefix, config.cluster)), clusterName: config.cluster, nodes: config.nodes }, own.http, log));
   }
   const reader = createEtcd(config.etcd);
   etcds.push(reader);
@@ -93,7 +102,13 @@ export async function startAgents(
       if (!proxy) throw new Error(`agent ${id} has no etcd proxy (start the agents with etcdProxies)`);
       return proxy;
     },
+    httpAddress: (id) => servers.get(id)?.address() ?? null,
+    async stopAgent(id) {
+      await servers.get(id)?.close();
+      await agents.find((a) => a.id === id)?.stop();
+    },
     async stop() {
+      await Promise.all([...servers.values()].map((server) => server.close()));
       await Promise.all(agents.map((a) => a.stop().catch(() => undefined)));
       for (const etcd of etcds) etcd.close();
       await Promise.all([...proxies.values()].map((p) => p.close()));
@@ -115,4 +130,16 @@ export async function verdictWithNote(running: RunningAgents, matches: (note: st
     const verdict = await running.store.verdict();
     return verdict?.notes.some(matches) ? verdict : undefined;
   }, what, timeoutMs);
+}
+
+/** A cluster and agents that each test starts for itself; stopped after every test (agents first). */
+export function clusterPerTest(): { cluster?: TestCluster; agents?: RunningAgents } {
+  const current: { cluster?: TestCluster; agents?: RunningAgents } = {};
+  afterEach(async () => {
+    await current.agents?.stop();
+    await current.cluster?.stop();
+    delete current.agents;
+    delete current.cluster;
+  });
+  return current;
 }

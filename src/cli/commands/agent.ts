@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { Agent } from '../../agent/agent.js';
-import { Cluster } from '../../agent/cluster.js';
+import { ClusterContext } from '../../agent/cluster-context.js';
+import { serveAgentHttp } from '../../http/agent-http.js';
 import { ConfigError } from '../../config/load.js';
 import { createEtcd } from '../../dcs/client.js';
 import { keysFor } from '../../dcs/keys.js';
@@ -21,9 +22,9 @@ export function registerAgent(program: Command): void {
       const agentId = options.id ?? process.env.FAILOVER_AGENT_ID ?? hostname();
       const log = createLogger('pg-failover').child({ agent: agentId, cluster: config.cluster });
       const etcd = createEtcd(config.etcd);
-      let cluster: Cluster;
+      let cluster: ClusterContext;
       try {
-        cluster = new Cluster(config, etcd, log);
+        cluster = new ClusterContext(config, etcd, log);
       } catch (error) {
         etcd.close();
         if (error instanceof ConfigError) throw new CliError(error.message, 2);
@@ -40,6 +41,8 @@ export function registerAgent(program: Command): void {
       );
       const agent = new Agent(cluster, leadership, { agentId, helperLabels });
       await agent.start();
+      // The HTTP status and metrics server reads the agent's memory and etcd; it never acts.
+      const http = config.http ? serveAgentHttp({ state: () => agent.state(), store: cluster.store, clusterName: config.cluster, nodes: config.nodes }, config.http, log) : null;
       log.info({ nodes: config.nodes.map((n) => n.name), timings: config.timings }, 'agent started');
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
@@ -49,7 +52,7 @@ export function registerAgent(program: Command): void {
             log.warn('stop took longer than 5 s; exiting');
             process.exit(0);
           }, 5000).unref();
-          void agent.stop().finally(() => {
+          void Promise.all([http?.close(), agent.stop()]).finally(() => {
             etcd.close();
             log.info('stopped');
             resolve();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EdgeHealthState } from '../../../src/agent/edge-health.js';
+import type { EdgeHealthState } from '../../../src/status/agent-state.js';
 import type { NodeConfig } from '../../../src/config/schema.js';
 import type { NodeObservation } from '../../../src/core/types.js';
 import type { AgentState } from '../../../src/http/agent-state.js';

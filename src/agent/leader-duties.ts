@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { decide, type Action, type Decision } from '../core/decide.js';
+import { isFinished, startOperation, type Journal } from '../core/journal.js';
+import { planPromote } from '../core/promote-request.js';
+import { EMPTY_STREAMING_WATCH, type StreamingWatch } from '../core/streaming-watch.js';
+import type { AgentView, Published } from '../core/types.js';
+import type { EventLog } from '../dcs/events.js';
+import type { Leadership } from '../dcs/leadership.js';
+import { readSnapshot } from '../dcs/snapshot.js';
+import { encode, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
+import { describeError } from '../postgres/connection.js';
+import { publishFirstPrimary } from './bootstrap.js';
+import type { ClusterContext } from './cluster-context.js';
+import type { EndpointSwitcher } from './endpoints.js';
+import { fence, prepareForReturn } from './node-ops.js';
+import type { Observer } from './observer.js';
+import type { OperationRunner } from './operation.js';
+import type { Rejoiner } from './rejoiner.js';
+import type { RoleChangeHooks } from './role-change-hooks.js';
+
+/** What the leader works with: the agent's parts that carry decisions out. */
+export interface LeaderParts {
+  id: string;
+  cluster: ClusterContext;
+  leadership: Leadership;
+  observer: Observer;
+  runner: OperationRunner;
+  rejoiner: Rejoiner;
+  hooks: RoleChangeHooks;
+  events: EventLog;
+  endpoints: EndpointSwitcher | null;
+}
+
+/**
+ * The leader's half of a tick: read the cluster once, decide with the pure core, and
+ * carry the decision out (operations, fences, rejoins, bootstrap, promote requests),
+ * recording a verdict and events on the way. Only the leader runs it.
+ */
+export class LeaderDuties {
+  private streamingWatch: StreamingWatch = EMPTY_STREAMING_WATCH;
+  private lastVerdict = '';
+  private lastVerdictAt = 0;
+  private warmedAt = 0;
+  private prunedAt = 0;
+  private readonly id: string;
+  private readonly cluster: ClusterContext;
+  private readonly leadership: Leadership;
+  private readonly observer: Observer;
+  private readonly runner: OperationRunner;
+  private readonly rejoiner: Rejoiner;
+  private readonly hooks: RoleChangeHooks;
+  private readonly events: EventLog;
+  private readonly endpoints: EndpointSwitcher | null;
+
+  constructor(parts: LeaderParts) {
+    ({ id: this.id, cluster: this.cluster, leadership: this.leadership, observer: this.observer, runner: this.runner, rejoiner: this.rejoiner, hooks: this.hooks, events: this.events, endpoints: this.endpoints } = parts);
+  }
+
+  async lead(own: AgentView): Promise<void> {
+    this.keepConnectionsWarm();
+    // One read at one revision: the journal, the published primary and the views agree.
+    const snapshot = await readSnapshot(this.cluster.etcd, this.cluster.store.keys);
+    const { published, journal, paused, views, request } = snapshot;
+    const others = views.filter((v) => v.agentId !== own.agentId);
+    // Held from the first step of a promotion until it is published; released otherwise.
+    const holding = journal !== null && !isFinished(journal) && !journal.completed.some((c) => c.step === 'publish');
+    this.endpoints?.reconcile(published, own, holding);
+    const now = Date.now();
+    const lastLsn = published ? this.observer.lastLsnOf(published.name) : null;
+    const decision = decide({
+      now,
+      selfId: this.id,
+      isLeader: this.leadership.isLeader(),
+      paused: paused !== null,
+      published: published && lastLsn !== null ? { ...published, lastLsn: lastLsn.toString() } : published,
+      specs: this.cluster.specs(),
+      hostsOf: this.cluster.hostsOf(),
+      views: [own, ...others],
+      journal,
+      timings: { failureTimeMs: this.cluster.config.timings.failureTimeMs, viewStaleMs: this.cluster.config.timings.failureTimeMs },
+      maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
+      streamingWatch: this.streamingWatch,
+      unreadable: snapshot.unreadable.filter((u) => u.key === this.cluster.store.keys.primary || u.key === this.cluster.store.keys.journal).map((u) => `${u.key}: ${u.problem}`),
+    });
+    this.streamingWatch = decision.streamingWatch;
+    await this.publishVerdict(decision, now, published?.epoch);
+    this.pruneEvents(now);
+    for (const action of decision.actions) {
+      if (!this.leadership.isLeader()) return;
+      await this.act(action, published, decision.rule);
+    }
+    const busy = decision.actions.some((a) => a.type === 'failover' || a.type === 'resume');
+    if (request && !busy && (journal === null || isFinished(journal)) && this.leadership.isLeader()) {
+      await this.handleRequest(request, published, decision, own, lastLsn);
+    }
+  }
+
+  /** The event log stays bounded: the leader prunes it once a minute, in the background. */
+  private pruneEvents(now: number): void {
+    if (now - this.prunedAt < 60_000) return;
+    this.prunedAt = now;
+    const { maxCount, maxAgeDays } = this.cluster.config.events;
+    this.events.prune({ maxCount, maxAgeMs: maxAgeDays * 86_400_000 }, now).catch((error) => this.cluster.log.debug({ error: describeError(error) }, 'event log not pruned'));
+  }
+
+  /** A failover should not pay for new connections: the leader keeps one open to every node. */
+  private keepConnectionsWarm(): void {
+    if (Date.now() - this.warmedAt < 5000) return;
+    this.warmedAt = Date.now();
+    for (const node of this.cluster.nodes) this.cluster.pool(node).query('SELECT 1').catch(() => undefined);
+  }
+
+  /** A `failover promote` request: refused with a reason, or carried out as a journaled operation. */
+  private async handleRequest(request: PromoteRequest, published: Published | null, decision: Decision, own: AgentView, lastLsn: bigint | null): Promise<void> {
+    const keys = this.cluster.store.keys;
+    const refuse = async (reason: string) => {
+      this.cluster.log.warn({ request: request.id, target: request.target, reason }, 'promote refused');
+      void this.events.emit({ kind: 'refusal', rule: 'promote-request', message: `promote ${request.target} (by ${request.by}) refused: ${reason}`, nodes: [request.target], ...(published ? { epoch: published.epoch } : {}) });
+      const result: RequestResult = { id: request.id, ok: false, from: published?.name ?? null, to: request.target, epoch: published?.epoch ?? null, kind: 'switchover', ms: null, error: reason };
+      await this.leadership.guard([{ key: keys.request, delete: true }, { key: keys.requestResult(request.id), value: encode(result) }]);
+    };
+    if (!published) return refuse('no primary is published yet');
+    const plan = planPromote({
+      target: request.target,
+      force: request.force,
+      published,
+      verdict: decision.verdict,
+      specs: this.cluster.specs(),
+      observations: own.nodes,
+      primaryHosts: this.cluster.hostsOf()[published.name] ?? [],
+      lastKnownPrimaryLsn: lastLsn,
+      maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
+    });
+    if (!plan.ok) return refuse(plan.reason);
+    const journal = startOperation({
+      id: request.id,
+      kind: plan.kind,
+      from: plan.from,
+      to: plan.to,
+      epoch: published.epoch + 1,
+      reason: plan.reason,
+      requestedBy: `cli:${request.by}`,
+      now: Date.now(),
+    });
+    this.cluster.log.warn({ request: request.id, kind: plan.kind, from: plan.from, to: plan.to, epoch: journal.epoch }, `${plan.kind} requested`);
+    void this.events.emit({ kind: 'operation-start', rule: 'promote-request', message: `${plan.kind} ${plan.from} -> ${plan.to} accepted (requested by ${request.by}): ${plan.reason}`, epoch: journal.epoch, nodes: [plan.from, plan.to] });
+    if (!(await this.leadership.guard([{ key: keys.request, delete: true }, { key: keys.journal, value: encode(journal) }]))) return;
+    await this.runOperation(journal);
+  }
+
+  private async publishVerdict(decision: Decision, now: number, epoch: number | undefined): Promise<void> {
+    const verdict = decision.verdict?.kind ?? 'none';
+    const summary = `${verdict}|${decision.rule}|${decision.notes.join(';')}`;
+    const changed = summary !== this.lastVerdict;
+    if (changed) {
+      this.cluster.log.info({ verdict: decision.verdict, rule: decision.rule, notes: decision.notes }, `verdict ${verdict} (rule ${decision.rule})`);
+    } else if (now - this.lastVerdictAt < 5000) {
+      return;
+    }
+    const why = decision.verdict === null ? 'no primary published' : 'reason' in decision.verdict ? decision.verdict.reason : 'the primary answers and the agents agree';
+    const record: VerdictRecord = { at: now, leader: this.id, verdict, rule: decision.rule, why, notes: decision.notes };
+    if (await this.leadership.guard([{ key: this.cluster.store.keys.verdict, value: encode(record) }]).catch(() => false)) {
+      this.lastVerdict = summary;
+      this.lastVerdictAt = now;
+      if (changed) void this.events.emit({ kind: 'verdict', rule: decision.rule, message: verdictSentence(decision), ...(epoch === undefined ? {} : { epoch }) });
+    }
+  }
+
+  private async act(action: Action, published: Published | null, rule: string): Promise<void> {
+    const log = this.cluster.log;
+    switch (action.type) {
+      case 'resume':
+        log.info({ op: action.journal.id, step: action.journal.step }, 'resuming a half-done operation');
+        await this.runOperation(action.journal);
+        return;
+      case 'failover': {
+        if (!published) return;
+        const journal = startOperation({
+          id: randomUUID(),
+          kind: 'failover',
+          from: action.from,
+          to: action.to,
+          epoch: published.epoch + 1,
+          reason: action.reason,
+          requestedBy: this.id,
+          now: Date.now(),
+        });
+        log.warn({ from: action.from, to: action.to, epoch: journal.epoch, position: action.position.toString(), reason: action.reason }, 'failover started');
+        void this.events.emit({ kind: 'operation-start', rule, message: `failover ${action.from} -> ${action.to}: ${action.reason}`, epoch: journal.epoch, nodes: [action.from, action.to], lsn: action.position.toString() });
+        if (!(await this.leadership.guard([{ key: this.cluster.store.keys.journal, value: encode(journal) }]))) return;
+        await this.runOperation(journal);
+        return;
+      }
+      case 'bootstrap':
+        await publishFirstPrimary(this.cluster, this.leadership, action.node);
+        return;
+      case 'fence': {
+        const node = this.cluster.node(action.node);
+        if (!node) return;
+        log.warn({ node: action.node, reason: action.reason }, 'fencing a stray primary');
+        await fence(this.cluster, node)
+          .then(async (fenced) => {
+            void this.events.emit({ kind: 'fence', rule: 'fence-stray-primary', message: `${action.node} fenced (verified ${fenced.verifiedAs}): ${action.reason}`, nodes: [action.node], ...(published ? { epoch: published.epoch } : {}) });
+            await prepareForReturn(this.cluster, node, null);
+          })
+          .catch((error) => {
+            log.error({ node: action.node, error: describeError(error) }, 'fencing failed');
+            void this.events.emit({ kind: 'fence', rule: 'fence-stray-primary', message: `fencing ${action.node} failed: ${describeError(error)}`, nodes: [action.node] });
+          });
+        return;
+      }
+      case 'rejoin':
+        this.rejoiner.rejoin(action.node, action.reason, published);
+        return;
+    }
+  }
+
+  private async runOperation(journal: Journal): Promise<void> {
+    const outcome = await this.runner.run(journal);
+    // A failed step is retried by the next tick (or leader); the runner writes a request's result with the operation's end.
+    if (outcome.ok) {
+      // The operation re-pointed the other replicas: give them time to follow before the rejoin rule judges them.
+      this.rejoiner.operationRepointed(journal.to);
+      // Notifications, not steps: never awaited, so a slow or failing hook cannot hold the leader.
+      void this.hooks.run({ operationId: journal.id, kind: journal.kind, reason: journal.reason, oldPrimary: journal.from, published: outcome.published });
+      this.cluster.log.warn({ op: journal.id, epoch: outcome.published.epoch, primary: outcome.published.name, ms: Date.now() - journal.startedAt }, `${journal.kind} finished`);
+    } else {
+      this.cluster.log.error({ op: journal.id, step: outcome.journal.step, error: outcome.error }, `${journal.kind} interrupted`);
+    }
+  }
+}
+
+/** The verdict and what the leader made of it, in one sentence for the event log. */
+function verdictSentence(decision: Decision): string {
+  const verdict = decision.verdict;
+  const head = verdict === null ? 'no verdict' : 'reason' in verdict ? `${verdict.kind}: ${verdict.reason}` : verdict.kind;
+  return decision.notes.length === 0 ? head : `${head}; ${decision.notes.join('; ')}`;
+}
