@@ -1,5 +1,5 @@
 // The etcd key layout of one cluster. `primary` and `history/<epoch>` are public
-// contracts (DESIGN.md); the rest is documented in docs/etcd-keys.md.
+// contracts (DESIGN.md); the rest is documented in docs/design.md, section "etcd keys".
 export interface Keys {
   root: string;
   primary: string;

@@ -113,18 +113,18 @@ export class Leadership {
 
   /**
    * Writes `puts` only if this agent still holds the leader key under its current
-   * lease, judged by etcd itself. Returns false (and writes nothing) otherwise.
+   * lease, judged by etcd itself, and every key in `absent` does not exist. Returns
+   * false (and writes nothing) otherwise.
    */
-  async guard(puts: Array<{ key: string; value: string } | { key: string; delete: true }>): Promise<boolean> {
+  async guard(puts: Array<{ key: string; value: string } | { key: string; delete: true }>, options: { absent?: string[] } = {}): Promise<boolean> {
     const id = this.leaseIdValue;
     if (id === null || !this.isLeader()) return false;
     const ops = puts.map((p) => ('delete' in p ? this.etcd.delete().key(p.key) : this.etcd.put(p.key).value(p.value)));
-    const result = await this.etcd
-      .if(this.keys.leader, 'Value', '==', this.agentId)
-      .and(this.keys.leader, 'Lease', '==', id)
-      .then(...ops)
-      .commit();
-    if (!result.succeeded) this.holdsKey = false;
+    let txn = this.etcd.if(this.keys.leader, 'Value', '==', this.agentId).and(this.keys.leader, 'Lease', '==', id);
+    for (const key of options.absent ?? []) txn = txn.and(key, 'Create', '==', 0);
+    const result = await txn.then(...ops).commit();
+    // Refused because a key exists is not a lost leadership: check the leader key again.
+    if (!result.succeeded && (options.absent ?? []).length === 0) this.holdsKey = false;
     return result.succeeded;
   }
 

@@ -125,10 +125,6 @@ export class ClusterStore {
       .commit();
     return result.succeeded;
   }
-
-  async putResult(result: RequestResult): Promise<void> {
-    await this.etcd.put(this.keys.requestResult(result.id)).value(encode(result));
-  }
 }
 
 export { encode, decode };

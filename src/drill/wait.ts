@@ -1,4 +1,6 @@
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../time.js';
+
+export { sleep };
 
 /** Polls `check` until it returns a value (errors count as "not yet"), or fails after `limitMs`. */
 export async function until<T>(what: string, limitMs: number, check: () => Promise<T | undefined | null | false>, everyMs = 20): Promise<T> {

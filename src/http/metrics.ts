@@ -2,7 +2,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { Journal } from '../core/journal.js';
 import type { Published } from '../core/types.js';
 import type { HistoryRecord } from '../dcs/store.js';
-import { nodeStatuses, positionOf, type Role } from '../status/cluster-status.js';
+import { nodeStatuses, shownLsnOf, type Role } from '../status/cluster-status.js';
 import type { AgentState } from './agent-state.js';
 
 // GET /metrics: one fresh prom-client registry per scrape, filled from a snapshot of the
@@ -55,7 +55,7 @@ export async function renderMetrics(input: MetricsInput): Promise<string> {
     if (!sql?.ok) continue;
     timeline.set({ node: node.name }, sql.timeline);
     // A double holds an LSN exactly up to 2^53 bytes (8 PiB of WAL).
-    lsn.set({ node: node.name }, Number(positionOf(sql)));
+    lsn.set({ node: node.name }, Number(shownLsnOf(sql)));
     if (node.lagBytes !== null) lagBytes.set({ node: node.name }, node.lagBytes);
     if (!sql.inRecovery) continue;
     if (sql.receiveLsn !== null) received.set({ node: node.name }, Number(sql.receiveLsn));

@@ -2,12 +2,13 @@ import type pg from 'pg';
 import type { SqlFailure, SqlProbe } from '../core/types.js';
 import { tryParseLsn } from '../core/lsn.js';
 import { connect, describeError, discard, type Endpoint } from './connection.js';
+import { CURRENT_TIMELINE_SQL } from './timeline.js';
 
 // One round trip tells everything the core needs about a node, primary or standby.
 const PROBE_SQL = `
 SELECT pg_is_in_recovery() AS in_recovery,
        CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
-       CASE WHEN pg_is_in_recovery() THEN NULL ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS wal_tli,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE ${CURRENT_TIMELINE_SQL} END AS wal_tli,
        pg_last_wal_receive_lsn()::text AS receive_lsn,
        pg_last_wal_replay_lsn()::text AS replay_lsn,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,

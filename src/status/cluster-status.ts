@@ -1,4 +1,5 @@
 import { formatLsn, lsnLag } from '../core/lsn.js';
+import { isContainerNotRunning } from '../core/liveness.js';
 import type { AgentView, Lsn, NodeObservation, Published, SqlProbe } from '../core/types.js';
 import { readSnapshot } from '../dcs/snapshot.js';
 import { EventLog } from '../dcs/events.js';
@@ -58,12 +59,12 @@ export interface ClusterStatus {
 
 export function roleOf(observation: NodeObservation): Role {
   if (observation.sql.ok) return observation.sql.inRecovery ? 'replica' : 'primary';
-  if (['exited', 'dead', 'missing'].includes(observation.container)) return 'down';
+  if (isContainerNotRunning(observation.container)) return 'down';
   return 'unknown';
 }
 
 /** The position status shows: the primary's current WAL position, a standby's replay (or receive) position. */
-export function positionOf(sql: SqlProbe): Lsn {
+export function shownLsnOf(sql: SqlProbe): Lsn {
   return sql.inRecovery ? (sql.replayLsn ?? sql.receiveLsn ?? sql.lsn) : sql.lsn;
 }
 
@@ -81,7 +82,7 @@ export function nodeStatuses(view: AgentView | undefined, published: Published |
     .map((o): NodeStatus => {
       const role = roleOf(o);
       const sql = o.sql.ok ? o.sql : null;
-      const position = sql ? positionOf(sql) : null;
+      const position = sql ? shownLsnOf(sql) : null;
       return {
         name: o.name,
         container: o.containerName ?? null,

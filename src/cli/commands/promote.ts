@@ -11,7 +11,7 @@ function seconds(value: string): number {
   return n;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../../time.js';
 
 export function registerPromote(program: Command): void {
   program
