@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decide, type Action, type Decision } from '../core/decide.js';
-import { isFinished, startOperation, type Journal } from '../core/journal.js';
-import { planPromote } from '../core/promote-request.js';
+import type { RequestDecision } from '../core/rules.js';
+import { startOperation, type Journal } from '../core/journal.js';
 import { EMPTY_STREAMING_WATCH, type StreamingWatch } from '../core/streaming-watch.js';
 import type { AgentView, Published } from '../core/types.js';
 import type { EventLog } from '../dcs/events.js';
@@ -62,11 +62,9 @@ export class LeaderDuties {
     const snapshot = await readSnapshot(this.cluster.etcd, this.cluster.store.keys);
     const { published, journal, paused, views, request } = snapshot;
     const others = views.filter((v) => v.agentId !== own.agentId);
-    // Held from the first step of a promotion until it is published; released otherwise.
-    const holding = journal !== null && !isFinished(journal) && !journal.completed.some((c) => c.step === 'publish');
-    this.endpoints?.reconcile(published, own, holding);
     const now = Date.now();
     const lastLsn = published ? this.observer.lastLsnOf(published.name) : null;
+    const keys = this.cluster.store.keys;
     const decision = decide({
       now,
       selfId: this.id,
@@ -80,18 +78,19 @@ export class LeaderDuties {
       timings: { failureTimeMs: this.cluster.config.timings.failureTimeMs, viewStaleMs: this.cluster.config.timings.failureTimeMs },
       maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
       streamingWatch: this.streamingWatch,
-      unreadable: snapshot.unreadable.filter((u) => u.key === this.cluster.store.keys.primary || u.key === this.cluster.store.keys.journal).map((u) => `${u.key}: ${u.problem}`),
+      unreadable: snapshot.unreadable.filter((u) => u.key === keys.primary || u.key === keys.journal).map((u) => `${u.key}: ${u.problem}`),
+      request: request ? { target: request.target, force: request.force } : null,
     });
     this.streamingWatch = decision.streamingWatch;
+    this.endpoints?.reconcile(published, own, decision.writeEndpoint.hold);
     await this.publishVerdict(decision, now, published?.epoch);
     this.pruneEvents(now);
     for (const action of decision.actions) {
       if (!this.leadership.isLeader()) return;
       await this.act(action, published, decision.rule);
     }
-    const busy = decision.actions.some((a) => a.type === 'failover' || a.type === 'resume');
-    if (request && !busy && (journal === null || isFinished(journal)) && this.leadership.isLeader()) {
-      await this.handleRequest(request, published, decision, own, lastLsn);
+    if (request && decision.request && decision.request.rule !== 'promote-request-deferred' && this.leadership.isLeader()) {
+      await this.handleRequest(request, published, decision.request);
     }
   }
 
@@ -110,28 +109,18 @@ export class LeaderDuties {
     for (const node of this.cluster.nodes) this.cluster.pool(node).query('SELECT 1').catch(() => undefined);
   }
 
-  /** A `failover promote` request: refused with a reason, or carried out as a journaled operation. */
-  private async handleRequest(request: PromoteRequest, published: Published | null, decision: Decision, own: AgentView, lastLsn: bigint | null): Promise<void> {
+  /** A `failover promote` request the core judged: refused with its reason, or carried out as a journaled operation. */
+  private async handleRequest(request: PromoteRequest, published: Published | null, judged: Exclude<RequestDecision, { rule: 'promote-request-deferred' }>): Promise<void> {
     const keys = this.cluster.store.keys;
-    const refuse = async (reason: string) => {
+    if (judged.rule === 'promote-request-refused' || published === null) {
+      const reason = judged.rule === 'promote-request-refused' ? judged.reason : 'no primary is published yet';
       this.cluster.log.warn({ request: request.id, target: request.target, reason }, 'promote refused');
-      void this.events.emit({ kind: 'refusal', rule: 'promote-request', message: `promote ${request.target} (by ${request.by}) refused: ${reason}`, nodes: [request.target], ...(published ? { epoch: published.epoch } : {}) });
+      void this.events.emit({ kind: 'refusal', rule: judged.rule, message: `promote ${request.target} (by ${request.by}) refused: ${reason}`, nodes: [request.target], ...(published ? { epoch: published.epoch } : {}) });
       const result: RequestResult = { id: request.id, ok: false, from: published?.name ?? null, to: request.target, epoch: published?.epoch ?? null, kind: 'switchover', ms: null, error: reason };
       await this.leadership.guard([{ key: keys.request, delete: true }, { key: keys.requestResult(request.id), value: encode(result) }]);
-    };
-    if (!published) return refuse('no primary is published yet');
-    const plan = planPromote({
-      target: request.target,
-      force: request.force,
-      published,
-      verdict: decision.verdict,
-      specs: this.cluster.specs(),
-      observations: own.nodes,
-      primaryHosts: this.cluster.hostsOf()[published.name] ?? [],
-      lastKnownPrimaryLsn: lastLsn,
-      maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
-    });
-    if (!plan.ok) return refuse(plan.reason);
+      return;
+    }
+    const { plan } = judged;
     const journal = startOperation({
       id: request.id,
       kind: plan.kind,
@@ -143,7 +132,7 @@ export class LeaderDuties {
       now: Date.now(),
     });
     this.cluster.log.warn({ request: request.id, kind: plan.kind, from: plan.from, to: plan.to, epoch: journal.epoch }, `${plan.kind} requested`);
-    void this.events.emit({ kind: 'operation-start', rule: 'promote-request', message: `${plan.kind} ${plan.from} -> ${plan.to} accepted (requested by ${request.by}): ${plan.reason}`, epoch: journal.epoch, nodes: [plan.from, plan.to] });
+    void this.events.emit({ kind: 'operation-start', rule: judged.rule, message: `${plan.kind} ${plan.from} -> ${plan.to} accepted (requested by ${request.by}): ${plan.reason}`, epoch: journal.epoch, nodes: [plan.from, plan.to] });
     if (!(await this.leadership.guard([{ key: keys.request, delete: true }, { key: keys.journal, value: encode(journal) }]))) return;
     await this.runOperation(journal);
   }

@@ -5,7 +5,7 @@
 import { assessPrimary, type PrimaryVerdict } from './detector.js';
 import { isFinished, type Journal } from './journal.js';
 import { isWritablePrimary } from './liveness.js';
-import { matchRule, type Action, type Situation } from './rules.js';
+import { matchRule, requestRule, writeEndpointRule, type Action, type PromoteAsk, type RequestDecision, type Situation, type StandingRuleId } from './rules.js';
 import { EMPTY_STREAMING_WATCH, watchStreaming, type StreamingWatch } from './streaming-watch.js';
 import type { AgentView, NodeObservation, NodeSpec, Published, Timings } from './types.js';
 
@@ -29,6 +29,8 @@ export interface DecideInput {
   streamingWatch?: StreamingWatch;
   /** Keys the leader needs (the published primary, the journal) whose etcd value did not parse, described. */
   unreadable?: string[];
+  /** A pending `failover promote` request. */
+  request?: PromoteAsk | null;
 }
 
 export interface Decision {
@@ -40,13 +42,25 @@ export interface Decision {
   notes: string[];
   /** Hand this back as `streamingWatch` on the next tick. */
   streamingWatch: StreamingWatch;
+  /** Whether the write endpoint holds writes, and the standing rule behind it. */
+  writeEndpoint: { hold: boolean; rule: StandingRuleId };
+  /** What becomes of a pending promote request (null: none pending, or not the leader). */
+  request: RequestDecision | null;
 }
 
 export function decide(input: DecideInput): Decision {
   const situation = situationOf(input);
   const rule = matchRule(situation);
   const { actions, notes } = rule.decide(situation);
-  return { rule: rule.id, verdict: situation.verdict, actions, notes, streamingWatch: situation.streamingWatch };
+  return {
+    rule: rule.id,
+    verdict: situation.verdict,
+    actions,
+    notes,
+    streamingWatch: situation.streamingWatch,
+    writeEndpoint: writeEndpointRule(situation),
+    request: requestRule(situation, input.request ?? null, actions),
+  };
 }
 
 function situationOf(input: DecideInput): Situation {

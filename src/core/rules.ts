@@ -6,6 +6,7 @@ import { chooseCandidate } from './candidate.js';
 import type { PrimaryVerdict } from './detector.js';
 import { isFinished, type Journal } from './journal.js';
 import { isLiveView, isReachable, isWritablePrimary } from './liveness.js';
+import { planPromote, type PromotePlan } from './promote-request.js';
 import { replicasToRejoin } from './rejoin.js';
 import type { StreamingWatch } from './streaming-watch.js';
 import type { AgentView, Lsn, NodeObservation, NodeSpec, Published, Timings } from './types.js';
@@ -66,7 +67,77 @@ export const STANDING_RULES = [
     then: 'fence it (stop its container), alongside whatever else is decided, paused or not',
     why: 'safety rule 1: one writable primary per epoch outranks everything',
   },
+  {
+    id: 'hold-writes-until-published',
+    when: 'an operation has started (fence or stop) and has not yet published its new primary',
+    then: 'the write endpoint holds new writes (PgBouncer PAUSE or KILL), whatever the etcd key still says',
+    why: 'between the fence and the publication there is no primary a write may safely reach',
+  },
+  {
+    id: 'route-writes-to-published',
+    when: 'no operation is between its first step and its publication',
+    then: 'the write endpoint points at the published primary, and only at it',
+    why: 'etcd is the single source of truth for where writes go',
+  },
+  {
+    id: 'promote-request-deferred',
+    when: 'a promote request is pending while an operation runs or starts this tick, or the state is unreadable',
+    then: 'leave the request for a later tick',
+    why: 'one operation at a time; the request is judged on the state it will meet',
+  },
+  {
+    id: 'promote-request-refused',
+    when: 'a promote request names no node, the primary, a node that is down, not streaming, tagged noFailover or too far behind (without --force), or nothing is published',
+    then: 'refuse it with the reason; change nothing',
+    why: 'safety rules 3 and 7: a refusal is a result, and it leaves the cluster as it was',
+  },
+  {
+    id: 'promote-request-accepted',
+    when: 'a promote request passes every check',
+    then: 'a planned switchover when the primary is healthy, a manual failover to the named node when it is not',
+    why: 'the operator asked, and the same fenced, journaled steps as an automatic failover keep it safe',
+  },
 ] as const;
+
+export type StandingRuleId = (typeof STANDING_RULES)[number]['id'];
+
+/** A `failover promote` request as the core sees it. */
+export interface PromoteAsk {
+  target: string;
+  force: boolean;
+}
+
+export type RequestDecision =
+  | { rule: 'promote-request-accepted'; plan: Extract<PromotePlan, { ok: true }> }
+  | { rule: 'promote-request-refused'; reason: string }
+  | { rule: 'promote-request-deferred' };
+
+/** Whether the write endpoint holds writes this tick, and the standing rule that says so. */
+export function writeEndpointRule(s: Situation): { hold: boolean; rule: StandingRuleId } {
+  const journal = unfinished(s);
+  const publishing = journal !== null && !journal.completed.some((c) => c.step === 'publish');
+  return publishing ? { hold: true, rule: 'hold-writes-until-published' } : { hold: false, rule: 'route-writes-to-published' };
+}
+
+/** What becomes of a pending promote request, given what the matched row decided this tick. */
+export function requestRule(s: Situation, ask: PromoteAsk | null, actions: readonly Action[]): RequestDecision | null {
+  if (ask === null || !s.isLeader) return null;
+  const busy = unfinished(s) !== null || actions.some((a) => a.type === 'failover' || a.type === 'resume') || s.unreadable.length > 0 || !liveView(s);
+  if (busy) return { rule: 'promote-request-deferred' };
+  if (s.published === null) return { rule: 'promote-request-refused', reason: 'no primary is published yet' };
+  const plan = planPromote({
+    target: ask.target,
+    force: ask.force,
+    published: s.published,
+    verdict: s.verdict,
+    specs: s.specs,
+    observations: s.observations,
+    primaryHosts: s.primaryHosts,
+    lastKnownPrimaryLsn: parseDecimalLsn(s.published.lastLsn),
+    maxLagBytes: s.maxLagBytes,
+  });
+  return plan.ok ? { rule: 'promote-request-accepted', plan } : { rule: 'promote-request-refused', reason: plan.reason };
+}
 
 const unfinished = (s: Situation): Journal | null => (s.journal !== null && !isFinished(s.journal) ? s.journal : null);
 const liveView = (s: Situation): boolean => s.own !== undefined && isLiveView(s.own, s.now, s.timings.viewStaleMs);

@@ -340,3 +340,37 @@ describe('decide', () => {
     expect(second.actions).toEqual([rejoin('replica-2', /for 10001 ms/)]);
   });
 });
+
+describe('decide: the write endpoint and promote requests', () => {
+  it.each<{ rule: string; journal: Journal | null; hold: boolean; by: string }>([
+    { rule: 'no operation: writes go to the published primary', journal: null, hold: false, by: 'route-writes-to-published' },
+    { rule: 'an operation before its publication holds writes', journal: promotedNotPublished, hold: true, by: 'hold-writes-until-published' },
+    { rule: 'a finished operation holds nothing', journal: finishedJournal, hold: false, by: 'route-writes-to-published' },
+  ])('$rule ($by)', ({ journal, hold, by }) => {
+    expect(decide(input({ journal, views: ownView(killed, primaryObs('replica-1'), replicaObs('replica-2')) })).writeEndpoint).toEqual({ hold, rule: by });
+  });
+
+  it.each<{ rule: string; input: DecideInput; expected: unknown }>([
+    { rule: 'no request: nothing to judge', input: input({ request: null }), expected: null },
+    { rule: 'a follower does not judge requests', input: input({ isLeader: false, request: { target: 'replica-1', force: false } }), expected: null },
+    {
+      rule: 'a healthy primary and a streaming target: a planned switchover is accepted',
+      input: input({ request: { target: 'replica-1', force: false } }),
+      expected: { rule: 'promote-request-accepted', plan: { ok: true, kind: 'switchover', from: PRIMARY, to: 'replica-1', reason: 'planned switchover to replica-1' } },
+    },
+    {
+      rule: 'a dead primary: a manual failover to the named node is accepted (the automatic one is not chosen this tick)',
+      input: input({ paused: true, views: ownView(killed, ...orphans), request: { target: 'replica-2', force: false } }),
+      expected: { rule: 'promote-request-accepted', plan: { ok: true, kind: 'failover', from: PRIMARY, to: 'replica-2', reason: expect.stringMatching(/^manual failover: /) } },
+    },
+    { rule: 'the current primary is refused', input: input({ request: { target: PRIMARY, force: false } }), expected: { rule: 'promote-request-refused', reason: `${PRIMARY} is already the primary (epoch 1)` } },
+    { rule: 'an unknown node is refused', input: input({ request: { target: 'replica-9', force: false } }), expected: { rule: 'promote-request-refused', reason: expect.stringMatching(/^unknown node replica-9/) } },
+    { rule: 'nothing published: refused', input: input({ published: null, request: { target: 'replica-1', force: false } }), expected: { rule: 'promote-request-refused', reason: 'no primary is published yet' } },
+    { rule: 'an operation under way: deferred', input: input({ journal: failoverJournal, request: { target: 'replica-1', force: false } }), expected: { rule: 'promote-request-deferred' } },
+    { rule: 'an automatic failover this tick: deferred', input: input({ views: ownView(killed, ...orphans), request: { target: 'replica-2', force: false } }), expected: { rule: 'promote-request-deferred' } },
+    { rule: 'a stale view of its own: deferred', input: input({ views: [view('agent-1', [primaryObs(), ...healthyReplicas], NOW - 60_000)], request: { target: 'replica-1', force: false } }), expected: { rule: 'promote-request-deferred' } },
+    { rule: 'unreadable state: deferred', input: input({ unreadable: ['primary: bad'], request: { target: 'replica-1', force: false } }), expected: { rule: 'promote-request-deferred' } },
+  ])('$rule', ({ input: decideInput, expected }) => {
+    expect(decide(decideInput).request).toEqual(expected);
+  });
+});

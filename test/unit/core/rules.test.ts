@@ -18,8 +18,9 @@ describe('the rule table', () => {
     const cases = readFileSync(new URL('./decide.test.ts', import.meta.url), 'utf8');
     const covered = new Set([...cases.matchAll(/by: '([a-z-]+)'/g)].map((m) => m[1]));
     expect(RULES.map((r) => r.id).filter((id) => !covered.has(id))).toEqual([]);
-    // The standing fence rule is exercised by the rogue-primary cases.
+    // The standing fence rule is exercised by the rogue-primary cases; the others are named in their cases.
     expect(cases).toMatch(/fence\('replica-2'\)/);
+    expect(STANDING_RULES.map((r) => r.id).filter((id) => id !== 'fence-stray-primary' && !cases.includes(`'${id}'`))).toEqual([]);
   });
 
   it('ends with a row that always matches, so every tick has a rule', () => {
