@@ -1,3 +1,4 @@
+import { EMPTY_REJOIN_PROGRESS, nextRejoinStep, REJOIN_TIMINGS, rebuilt, repointed, type RejoinProgress } from '../core/rejoin-progress.js';
 import type { Published } from '../core/types.js';
 import { describeError } from '../postgres/connection.js';
 import type { ClusterContext } from './cluster-context.js';
@@ -12,8 +13,7 @@ import { rebuild, repoint } from './node-ops.js';
  */
 export class Rejoiner {
   private readonly rejoining = new Set<string>();
-  private readonly repointedAt = new Map<string, number>();
-  private readonly rebuiltAt = new Map<string, number>();
+  private progress: RejoinProgress = EMPTY_REJOIN_PROGRESS;
 
   constructor(
     private readonly cluster: ClusterContext,
@@ -25,7 +25,11 @@ export class Rejoiner {
 
   /** An operation re-pointed every node but its target: the rejoin rule waits before judging them. */
   operationRepointed(target: string): void {
-    for (const node of this.cluster.nodes) if (node.name !== target) this.repointedAt.set(node.name, Date.now());
+    this.progress = repointed(
+      this.progress,
+      this.cluster.nodes.map((n) => n.name).filter((n) => n !== target),
+      Date.now(),
+    );
   }
 
   /** The node the last failover fenced: its WAL likely went past the fork. */
@@ -49,26 +53,18 @@ export class Rejoiner {
     const began = Date.now();
     void (async () => {
       try {
-        const lastRepoint = this.repointedAt.get(name);
-        const inGrace = lastRepoint !== undefined && Date.now() - lastRepoint < this.cluster.config.timings.rejoinGraceMs;
-        const oldPrimary = await this.wasOldPrimary(name);
-        if (inGrace && !oldPrimary) return;
-        // A freshly rebuilt standby needs a moment to start streaming; until then it looks like it needs rebuilding.
-        const rebuiltAt = this.rebuiltAt.get(name);
-        if (rebuiltAt !== undefined && Date.now() - rebuiltAt < Math.max(this.cluster.config.timings.rejoinGraceMs, 5000)) return;
-        const repointedRecently = lastRepoint !== undefined && Date.now() - lastRepoint < 30_000;
-        if (!this.stillLeading()) return;
-        if (!oldPrimary && !repointedRecently) {
-          log.info({ reason }, 're-pointing replica');
+        const step = nextRejoinStep(this.progress, name, Date.now(), await this.wasOldPrimary(name), REJOIN_TIMINGS(this.cluster.config.timings.rejoinGraceMs));
+        if (step.kind === 'wait' || !this.stillLeading()) return;
+        if (step.kind === 'repoint') {
+          log.info({ reason, why: step.why }, 're-pointing replica');
           await repoint(this.cluster, node, primary);
-          this.repointedAt.set(name, Date.now());
+          this.progress = repointed(this.progress, [name], Date.now());
           void this.events?.emit({ kind: 'rejoin', rule: 'healthy', message: `${name} re-pointed at ${primary.name}: ${reason}`, nodes: [name, primary.name], ...epochOf(published), elapsedMs: Date.now() - began });
         } else {
-          log.warn({ reason }, 'rebuilding replica with pg_basebackup');
-          void this.events?.emit({ kind: 'rejoin', rule: 'healthy', message: `rebuilding ${name} from ${primary.name} with pg_basebackup: ${reason}`, nodes: [name, primary.name], ...epochOf(published) });
+          log.warn({ reason, why: step.why }, 'rebuilding replica with pg_basebackup');
+          void this.events?.emit({ kind: 'rejoin', rule: 'healthy', message: `rebuilding ${name} from ${primary.name} with pg_basebackup: ${step.why}`, nodes: [name, primary.name], ...epochOf(published) });
           await rebuild(this.cluster, node, primary, this.helperLabels);
-          this.repointedAt.delete(name);
-          this.rebuiltAt.set(name, Date.now());
+          this.progress = rebuilt(this.progress, name, Date.now());
           log.info({ ms: Date.now() - began }, 'replica rebuilt');
           void this.events?.emit({ kind: 'rejoin', rule: 'healthy', message: `${name} rebuilt from ${primary.name}`, nodes: [name, primary.name], ...epochOf(published), elapsedMs: Date.now() - began });
         }
