@@ -1,20 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { docker, startCluster, type TestCluster } from '../support/cluster.js';
-import { publishedOtherThan, startAgents, type RunningAgents } from '../support/agents.js';
+import { publishedOtherThan, startAgents, type RunningAgents, clusterPerTest } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 
 // Safety rule 6: without etcd nobody acts. An agent that loses its lease stops acting at
 // once; the running primary keeps serving; when etcd returns, the agents carry on.
 
-let cluster: TestCluster | undefined;
-let agents: RunningAgents | undefined;
-
-afterEach(async () => {
-  await agents?.stop();
-  await cluster?.stop();
-  agents = undefined;
-  cluster = undefined;
-});
+const t = clusterPerTest();
 
 async function acceptsWrites(c: TestCluster, node: string): Promise<boolean> {
   await c.query(node, 'CREATE TABLE IF NOT EXISTS etcd_loss_probe (id serial PRIMARY KEY)');
@@ -35,12 +27,12 @@ async function stoppedEtcd(c: TestCluster) {
 
 describe('rule 6: without etcd nobody acts', () => {
   it('etcd down: no failover while the primary is healthy, and the agents carry on when etcd returns', async () => {
-    cluster = await startCluster({ replicas: 2 });
-    agents = await startAgents(cluster);
-    const running = agents;
-    const etcd = await stoppedEtcd(cluster);
+    t.cluster = await startCluster({ replicas: 2 });
+    t.agents = await startAgents(t.cluster);
+    const running = t.agents;
+    const etcd = await stoppedEtcd(t.cluster);
     await allAgentsCutOff(running);
-    expect(await acceptsWrites(cluster, 'pgsql')).toBe(true);
+    expect(await acceptsWrites(t.cluster, 'pgsql')).toBe(true);
     await etcd.start();
     const returnedAt = Date.now();
     await eventually(() => running.store.leader(), 'a leader again', 30_000);
@@ -53,14 +45,14 @@ describe('rule 6: without etcd nobody acts', () => {
     expect(verdict.verdict).toBe('healthy');
     expect(await running.store.published()).toMatchObject({ name: 'pgsql', epoch: 1 });
     expect((await running.store.history()).map((h) => h.epoch)).toEqual([1]);
-    expect(await acceptsWrites(cluster, 'pgsql')).toBe(true);
+    expect(await acceptsWrites(t.cluster, 'pgsql')).toBe(true);
   });
 
   it('the primary dies while etcd is down: nothing happens until etcd returns, then the failover runs', async () => {
-    cluster = await startCluster({ replicas: 2 });
-    agents = await startAgents(cluster);
-    const c = cluster;
-    const running = agents;
+    t.cluster = await startCluster({ replicas: 2 });
+    t.agents = await startAgents(t.cluster);
+    const c = t.cluster;
+    const running = t.agents;
     const etcd = await stoppedEtcd(c);
     await allAgentsCutOff(running);
     await docker.getContainer(c.node('pgsql').container).kill();
@@ -84,23 +76,23 @@ describe('rule 6: without etcd nobody acts', () => {
   });
 
   it('a leader cut off from etcd during a failover stops acting; another agent finishes it', async () => {
-    cluster = await startCluster({ replicas: 2 });
+    t.cluster = await startCluster({ replicas: 2 });
     const steps: Array<{ agent: string; step: string; at: number }> = [];
     let cut: { agent: string; lostAt: number } | null = null;
-    agents = await startAgents(cluster, {
+    t.agents = await startAgents(t.cluster, {
       etcdProxies: true,
       beforeStep: (agent, step) => steps.push({ agent, step, at: Date.now() }),
       afterStep: async (agent, step) => {
         if (step !== 'fence-old' || cut !== null) return;
-        agents!.proxy(agent).cut();
+        t.agents!.proxy(agent).cut();
         // Carry on only once the agent's own clock says its lease is gone.
-        const self = agents!.agent(agent);
+        const self = t.agents!.agent(agent);
         await eventually(async () => !self.state().isLeader, `${agent} giving up leadership`, 10_000, 10);
         cut = { agent, lostAt: Date.now() };
       },
     });
-    const running = agents;
-    await docker.getContainer(cluster.node('pgsql').container).kill();
+    const running = t.agents;
+    await docker.getContainer(t.cluster.node('pgsql').container).kill();
     const published = await publishedOtherThan(running, 'pgsql', 60_000);
     expect(cut).not.toBeNull();
     const { agent: cutAgent, lostAt } = cut!;

@@ -1,30 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEtcd } from '../../src/dcs/client.js';
 import { keysFor } from '../../src/dcs/keys.js';
 import { Leadership } from '../../src/dcs/leadership.js';
-import { docker, startCluster, type TestCluster } from '../support/cluster.js';
-import { startAgents, type RunningAgents } from '../support/agents.js';
+import { docker, startCluster } from '../support/cluster.js';
+import { startAgents, clusterPerTest } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 
 // Safety rule 1: one writable primary per epoch. A node that runs as a primary but is
 // not the published one is fenced at once, and only the current leader can publish.
 
-let cluster: TestCluster | undefined;
-let agents: RunningAgents | undefined;
-
-afterEach(async () => {
-  await agents?.stop();
-  await cluster?.stop();
-  agents = undefined;
-  cluster = undefined;
-});
+const t = clusterPerTest();
 
 describe('rule 1: one writable primary per epoch', () => {
   it('a replica made writable by hand is fenced within the failure time and never published', async () => {
-    cluster = await startCluster({ replicas: 2 });
-    agents = await startAgents(cluster);
-    const c = cluster;
-    const running = agents;
+    t.cluster = await startCluster({ replicas: 2 });
+    t.agents = await startAgents(t.cluster);
+    const c = t.cluster;
+    const running = t.agents;
     // Watch the published primary the whole time: it must never name the stray.
     const publishedNames = new Set<string>();
     let watching = true;
@@ -56,9 +48,9 @@ describe('rule 1: one writable primary per epoch', () => {
   });
 
   it("a deposed leader's publish is refused by etcd, even while its own clock says it leads", async () => {
-    cluster = await startCluster({ replicas: 0 });
-    const options = { endpoints: [cluster.etcdUrl!], callTimeoutMs: 2000 };
-    const keys = keysFor('/pg-failover', `t${cluster.runId}`);
+    t.cluster = await startCluster({ replicas: 0 });
+    const options = { endpoints: [t.cluster.etcdUrl!], callTimeoutMs: 2000 };
+    const keys = keysFor('/pg-failover', `t${t.cluster.runId}`);
     const etcdA = createEtcd(options);
     const etcdB = createEtcd(options);
     // A's clock stands still after its last keepalive: by its own reckoning its lease never ages.

@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stepsOf, type OperationKind, type StepName } from '../../src/core/journal.js';
 import { allStreamFrom, docker, startCluster, type TestCluster } from '../support/cluster.js';
-import { publishedOtherThan, startAgents, type RunningAgents } from '../support/agents.js';
+import { publishedOtherThan, startAgents, type RunningAgents, clusterPerTest } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 import { steadyWriter } from '../support/writer.js';
 
@@ -10,27 +10,19 @@ import { steadyWriter } from '../support/writer.js';
 // point: the leader dies (no resignation, its lease runs out) right after it recorded
 // that step. A switchover also loses no acknowledged row.
 
-let cluster: TestCluster | undefined;
-let agents: RunningAgents | undefined;
-
-afterEach(async () => {
-  await agents?.stop();
-  await cluster?.stop();
-  agents = undefined;
-  cluster = undefined;
-});
+const t = clusterPerTest();
 
 /** Every step after which a leader can die: all but the terminal marker. */
 const crashPoints = (kind: OperationKind): StepName[] => stepsOf(kind).filter((s) => s !== 'done');
 
 async function startWithCrashAt(step: StepName): Promise<{ crashed: () => string | null }> {
-  cluster = await startCluster({ replicas: 2 });
+  t.cluster = await startCluster({ replicas: 2 });
   let crashed: string | null = null;
-  agents = await startAgents(cluster, {
+  t.agents = await startAgents(t.cluster, {
     afterStep: async (agentId, done) => {
       if (done === step && crashed === null) {
         crashed = agentId;
-        agents!.agent(agentId).crash();
+        t.agents!.agent(agentId).crash();
         await new Promise(() => undefined); // a dead process never comes back
       }
     },
@@ -60,8 +52,8 @@ async function expectFinishedByAnotherLeader(running: RunningAgents, c: TestClus
 describe('leader dies after a failover step', () => {
   it.each(crashPoints('failover'))('after %s: another agent finishes the failover', async (step) => {
     const { crashed } = await startWithCrashAt(step);
-    const c = cluster!;
-    const running = agents!;
+    const c = t.cluster!;
+    const running = t.agents!;
     await docker.getContainer(c.node('pgsql').container).kill();
     const published = await publishedOtherThan(running, 'pgsql', 60_000);
     await expectFinishedByAnotherLeader(running, c, crashed, step, published.name, 'failover');
@@ -78,8 +70,8 @@ describe('leader dies after a failover step', () => {
 describe('leader dies after a switchover step', () => {
   it.each(crashPoints('switchover'))('after %s: another agent finishes the switchover and no acknowledged row is lost', async (step) => {
     const { crashed } = await startWithCrashAt(step);
-    const c = cluster!;
-    const running = agents!;
+    const c = t.cluster!;
+    const running = t.agents!;
     await c.query('pgsql', 'CREATE TABLE steady (seq int PRIMARY KEY)');
     const writer = steadyWriter(c, running);
     await eventually(async () => writer.acked.length >= 20, 'the writer committing on pgsql', 10_000, 20);
