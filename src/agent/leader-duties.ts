@@ -40,6 +40,7 @@ export class LeaderDuties {
   private streamingWatch: StreamingWatch = EMPTY_STREAMING_WATCH;
   private lastVerdict = '';
   private lastVerdictAt = 0;
+  private lastVerdictShape = '';
   private warmedAt = 0;
   private prunedAt = 0;
   private readonly id: string;
@@ -151,7 +152,10 @@ export class LeaderDuties {
     if (await this.leadership.guard([{ key: this.cluster.store.keys.verdict, value: encode(record) }]).catch(() => false)) {
       this.lastVerdict = summary;
       this.lastVerdictAt = now;
-      if (changed) void this.events.emit({ kind: 'verdict', rule: decision.rule, message: verdictSentence(decision), ...(epoch === undefined ? {} : { epoch }) });
+      // A note that only counts up ("not answered for 1250 ms") is the same verdict: one event, not one per tick.
+      const shape = summary.replace(/\d+/g, '#');
+      if (changed && shape !== this.lastVerdictShape) void this.events.emit({ kind: 'verdict', rule: decision.rule, message: verdictSentence(decision), ...(epoch === undefined ? {} : { epoch }) });
+      this.lastVerdictShape = shape;
     }
   }
 
