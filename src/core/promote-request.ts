@@ -1,7 +1,8 @@
 // `failover promote <node>`: what the leader makes of a request, before it touches
 // anything. A healthy primary means a planned switchover (no acknowledged write
-// lost); a primary that is not healthy means a manual failover to the named node,
-// through the same fenced steps as an automatic one.
+// lost); a failed primary means a manual failover to the named node, through the
+// same fenced steps as an automatic one; a primary in doubt (suspect, partition,
+// unknown) is refused unless the operator forces it.
 import { formatBytes } from './bytes.js';
 import { chooseCandidate, positionOf } from './candidate.js';
 import type { PrimaryVerdict } from './detector.js';
@@ -31,6 +32,16 @@ export function planPromote(input: PromoteRequestInput): PromotePlan {
   if (target === published.name) return { ok: false, reason: `${target} is already the primary (epoch ${published.epoch})` };
 
   if (input.verdict?.kind !== 'healthy') {
+    // Only a primary judged failed is fenced on request: one that is merely suspect,
+    // partitioned or unknown may be alive, and a kill would lose its last commits.
+    if (input.verdict?.kind !== 'failed' && !input.force) {
+      const kind = input.verdict?.kind ?? 'unknown';
+      const why = input.verdict === null ? 'no verdict yet' : input.verdict.reason;
+      return {
+        ok: false,
+        reason: `the primary ${published.name} is ${kind} (${why}), not failed: promoting now would kill a primary that may be alive and lose its last commits; wait for a verdict, or use --force`,
+      };
+    }
     const chosen = chooseCandidate({
       specs: input.specs,
       observations: input.observations,

@@ -21,6 +21,24 @@ function input(overrides: Partial<PromoteRequestInput> = {}): PromoteRequestInpu
   };
 }
 
+const downPrimary = () => observations(downObs('pgsql', { container: 'running' }), replicaObs('replica-1', { streaming: false }), replicaObs('replica-2', { streaming: false }));
+
+describe('planPromote: a planned promote never becomes a kill', () => {
+  it.each<[string, PrimaryVerdict]>([
+    ['suspect (one probe timed out)', { kind: 'suspect', reason: 'primary pgsql has not answered SQL for 800 ms', failingForMs: 800 }],
+    ['partitioned from the agents, still heard by a replica', { kind: 'partition', reason: 'replica-1 heard from pgsql 200 ms ago', replica: 'replica-1', receiptAgeMs: 200 }],
+    ['unknown', { kind: 'unknown', reason: "agent-1's own view is 9000 ms old" }],
+  ])('a primary that is %s is not failed: refused without --force, naming the verdict', (_what, verdict) => {
+    const plan = planPromote(input({ verdict, observations: downPrimary() }));
+    expect(plan).toEqual({ ok: false, reason: expect.stringMatching(new RegExp(`^the primary pgsql is ${verdict.kind} \\(.+\\), not failed: promoting now would kill a primary that may be alive and lose its last commits; wait for a verdict, or use --force`)) });
+  });
+
+  it('with --force, a primary that is only suspect is failed over to the named node', () => {
+    const verdict: PrimaryVerdict = { kind: 'suspect', reason: 'primary pgsql has not answered SQL for 800 ms', failingForMs: 800 };
+    expect(planPromote(input({ verdict, force: true, observations: downPrimary() }))).toMatchObject({ ok: true, kind: 'failover', from: 'pgsql', to: 'replica-1' });
+  });
+});
+
 describe('planPromote: one row per rule', () => {
   it.each([
     ['an unknown node is refused, naming the valid ones', input({ target: 'replica-9' }), /unknown node replica-9; valid nodes: pgsql, replica-1, replica-2/],
