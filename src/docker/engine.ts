@@ -102,6 +102,9 @@ export async function signalAndWaitForExit(engine: Docker, container: string, si
   const handle = engine.getContainer(container);
   // 'not-running' (not 'next-exit'): it resolves however the wait and the exit race each other.
   const exited = handle.wait({ condition: 'not-running' }) as Promise<unknown>;
+  // When the kill below finds no container, nobody awaits the wait, whose own 404 would
+  // then go unhandled and crash the process: it is observed here, and raced below.
+  exited.catch(() => undefined);
   try {
     await handle.kill({ signal });
   } catch (error) {
