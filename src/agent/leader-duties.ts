@@ -226,6 +226,6 @@ export class LeaderDuties {
 /** The verdict and what the leader made of it, in one sentence for the event log. */
 function verdictSentence(decision: Decision): string {
   const verdict = decision.verdict;
-  const head = verdict === null ? 'no verdict' : 'reason' in verdict ? `${verdict.kind}: ${verdict.reason}` : verdict.kind;
+  const head = verdict === null ? 'no primary published yet' : 'reason' in verdict ? `${verdict.kind}: ${verdict.reason}` : verdict.kind;
   return decision.notes.length === 0 ? head : `${head}; ${decision.notes.join('; ')}`;
 }
