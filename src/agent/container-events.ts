@@ -6,14 +6,20 @@ import type { ClusterContext } from './cluster-context.js';
 // Docker's event stream, so that a container that dies wakes the agent at once instead
 // of at its next inspect. One stream per engine; a stream that ends is opened again.
 
+// Not `oom`: Docker sends it when any process in the container is OOM-killed (one
+// backend's sort) while the postmaster lives on. If the container dies, `die` follows.
 const EVENT_STATES: Record<string, ContainerState> = {
   die: 'exited',
-  oom: 'exited',
   destroy: 'missing',
   pause: 'paused',
   unpause: 'running',
   start: 'running',
 };
+
+/** The container's state after a Docker event, or null when the event does not say. */
+export function containerStateAfter(action: string): ContainerState | null {
+  return Object.hasOwn(EVENT_STATES, action) ? EVENT_STATES[action]! : null;
+}
 
 export interface ContainerEventSink {
   /** A container of the cluster changed state. */
@@ -36,7 +42,7 @@ export async function followClusterContainers(cluster: ClusterContext, sink: Con
           engine,
           (event) => {
             const node = cluster.nodeOfContainer(event.container);
-            const state = EVENT_STATES[event.action];
+            const state = containerStateAfter(event.action);
             if (!node || !state) return;
             cluster.log.info({ node: node.name, event: event.action }, 'container event');
             sink.onState(node.name, state, event.at, event.action);
