@@ -125,6 +125,18 @@ export class ClusterStore {
       .commit();
     return result.succeeded;
   }
+
+  /**
+   * Takes back a filed request, in one transaction: only if it is still there as filed.
+   * False means a leader took it (or answered it) first, so something may be under way.
+   */
+  async withdrawRequest(request: PromoteRequest): Promise<boolean> {
+    const result = await this.etcd
+      .if(this.keys.request, 'Value', '==', encode(request))
+      .then(this.etcd.delete().key(this.keys.request))
+      .commit();
+    return result.succeeded;
+  }
 }
 
 export { encode, decode };

@@ -32,7 +32,8 @@ export function registerPromote(program: Command): void {
         if (journal) throw new CliError(`promote: another operation is in progress (${journal.kind} ${journal.from} -> ${journal.to}, step ${journal.step})`, 1);
         if (!leader) throw new CliError('promote: no leader agent is running; start the agents (npm run lab) and try again', 1);
         const id = randomUUID();
-        const filed = await store.fileRequest({ id, target: node, force: options.force ?? false, at: new Date().toISOString(), by: operator() });
+        const request = { id, target: node, force: options.force ?? false, at: new Date().toISOString(), by: operator() };
+        const filed = await store.fileRequest(request);
         if (!filed) throw new CliError('promote: another operation is in progress; try again when it has finished', 1);
         await new EventLog(store.etcd, store.keys, `cli:${operator()}`).emit({ kind: 'command', rule: 'operator', message: `promote ${node}${options.force ? ' --force' : ''} requested`, nodes: [node], ...(published ? { epoch: published.epoch } : {}) });
         const deadline = started + options.timeout * 1000;
@@ -46,9 +47,8 @@ export function registerPromote(program: Command): void {
           if (!picked && (await store.request())?.id !== id) picked = true;
           await sleep(50);
         }
-        if (!picked) {
-          // Withdraw the request only if no leader took it: then nothing has changed.
-          if ((await store.request())?.id === id) await store.etcd.delete().key(store.keys.request);
+        // Withdrawn in one transaction, only if no leader took it: then, and only then, nothing has changed.
+        if (!picked && (await store.withdrawRequest(request))) {
           throw new CliError(`promote: no leader agent took the request within ${options.timeout} s; nothing was changed`, 1);
         }
         const current = await store.journal();
