@@ -1,4 +1,5 @@
 import { EtcdLeaseInvalidError, type Etcd3, type Lease } from 'etcd3';
+import { monotonicMs } from '../time.js';
 import type { Keys } from './keys.js';
 
 export type Clock = () => number;
@@ -24,7 +25,8 @@ export class Leadership {
     private readonly keys: Keys,
     readonly agentId: string,
     private readonly ttlSec: number,
-    private readonly clock: Clock = Date.now,
+    /** Judges the lease's age: monotonic, so a wall clock set back cannot stretch a leadership past etcd's expiry. */
+    private readonly clock: Clock = monotonicMs,
     private readonly onError: (error: unknown) => void = () => undefined,
   ) {}
 

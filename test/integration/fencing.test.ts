@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createEtcd } from '../../src/dcs/client.js';
 import { keysFor } from '../../src/dcs/keys.js';
 import { Leadership } from '../../src/dcs/leadership.js';
@@ -80,6 +80,32 @@ describe('rule 1: one writable primary per epoch', () => {
       await b.resign();
       etcdA.close();
       etcdB.close();
+    }
+  });
+
+  it("a leader's lease is judged on a monotonic clock: a wall clock stepped back does not stretch it", async () => {
+    t.cluster = await startCluster({ replicas: 0 });
+    const etcd = createEtcd({ endpoints: [t.cluster.etcdUrl!], callTimeoutMs: 2000 });
+    // The wall clock as the process reads it (Date.now), which NTP may step back an hour.
+    const realNow = Date.now.bind(Date);
+    let stepAt: number | null = null;
+    vi.spyOn(Date, 'now').mockImplementation(() => (stepAt === null ? realNow() : realNow() - 3_600_000));
+    // Built as the agent command builds it: the default clock.
+    const leader = new Leadership(etcd, keysFor('/pg-failover', `t${t.cluster.runId}`), 'agent-a', 3);
+    try {
+      await leader.heartbeat();
+      expect(leader.isLeader()).toBe(true);
+      // The step; and no keepalive is sent any more.
+      stepAt = realNow();
+      const started = stepAt;
+      // 2/3 of the 3 s TTL after its last keepalive, by real time, it must stop counting itself leader.
+      while (leader.isLeader() && realNow() - started < 6000) await new Promise((r) => setTimeout(r, 50));
+      expect(leader.isLeader(), 'still leader 6 s after its last keepalive').toBe(false);
+      expect(realNow() - started).toBeLessThan(2500);
+    } finally {
+      vi.restoreAllMocks();
+      await leader.resign();
+      etcd.close();
     }
   });
 });

@@ -7,6 +7,7 @@ import { ConfigError } from '../../config/load.js';
 import { createEtcd } from '../../dcs/client.js';
 import { keysFor } from '../../dcs/keys.js';
 import { Leadership } from '../../dcs/leadership.js';
+import { monotonicMs } from '../../time.js';
 import { createLogger } from '../../log.js';
 import { describeError } from '../../postgres/connection.js';
 import { CliError, configOf } from '../context.js';
@@ -30,7 +31,7 @@ export function registerAgent(program: Command): void {
         if (error instanceof ConfigError) throw new CliError(error.message, 2);
         throw error;
       }
-      const leadership = new Leadership(etcd, keysFor(config.etcd.prefix, config.cluster), agentId, config.timings.leaseTtlSec, Date.now, (error) =>
+      const leadership = new Leadership(etcd, keysFor(config.etcd.prefix, config.cluster), agentId, config.timings.leaseTtlSec, monotonicMs, (error) =>
         log.debug({ error: describeError(error) }, 'lease heartbeat failed'),
       );
       const helperLabels = Object.fromEntries(
