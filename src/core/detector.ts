@@ -22,6 +22,7 @@ export type PrimaryVerdict =
   | { kind: 'suspect'; reason: string; failingForMs: number }
   | { kind: 'failed'; cause: 'container-not-running' | 'unreachable'; reason: string; failingForMs: number }
   | { kind: 'partition'; reason: string; replica: string; receiptAgeMs: number }
+  | { kind: 'read-only'; reason: string }
   | { kind: 'unknown'; reason: string };
 
 export function assessPrimary(input: PrimaryAssessmentInput): PrimaryVerdict {
@@ -44,7 +45,11 @@ export function assessPrimary(input: PrimaryAssessmentInput): PrimaryVerdict {
       failingForMs,
     };
   }
-  if (seen.sql.ok) return { kind: 'healthy' };
+  // Answering is not enough: a published primary in recovery takes no writes.
+  if (seen.sql.ok) {
+    if (!seen.sql.inRecovery) return { kind: 'healthy' };
+    return { kind: 'read-only', reason: `primary ${primary} answers but is in recovery (read-only): no node accepts writes` };
+  }
 
   const error = seen.sql.error;
   if (failingForMs < timings.failureTimeMs) {

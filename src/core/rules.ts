@@ -287,6 +287,14 @@ export const RULES: readonly Rule[] = [
     decide: (s) => withFences(s, rejoinsOf(s).map((need) => ({ type: 'rejoin' as const, ...need }))),
   },
   {
+    id: 'published-primary-read-only',
+    when: 'the published primary answers but is in recovery (started with standby.signal, or demoted by hand)',
+    then: 'no failover and no rebuild; say so, and how a person can end it',
+    why: 'it loses no write by waiting, but may hold WAL the replicas lack: promoting it again or failing over to a replica is a choice between positions that a person makes (`failover promote <node> --force`)',
+    matches: (s) => verdictIs(s, 'read-only'),
+    decide: (s) => withFences(s, [], [`${reasonOf(s.verdict!)}; failover promote <node> --force fails over to a replica, or pg_ctl promote on it makes it writable again`]),
+  },
+  {
     id: 'primary-in-doubt',
     when: 'otherwise: the primary is suspect, partitioned from the agents, or unknown',
     then: 'no failover and no rebuild; say why',

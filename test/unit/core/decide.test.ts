@@ -85,6 +85,14 @@ describe('decide', () => {
       actions: [],
       notes: [/^holding: unreadable \/pg-failover\/main\/primary: port/],
     },
+    {
+      rule: 'a read-only published primary: no failover and no rebuild, and status says why and what a person can do',
+      by: 'published-primary-read-only',
+      input: input({ views: ownView(replicaObs(PRIMARY, { streaming: false }), replicaObs('replica-1', { streaming: false }), replicaObs('replica-2', { streaming: false })) }),
+      actions: [],
+      notes: [/^primary pgsql answers but is in recovery .*; failover promote <node> --force fails over to a replica/],
+      verdict: 'read-only',
+    },
     // Journal: finish what was started before deciding anything new.
     {
       rule: 'an unfinished journal is resumed and nothing new is decided',
@@ -292,8 +300,8 @@ describe('decide', () => {
       actions: [],
     },
     {
-      rule: 'the published primary is never rejoined',
-      by: 'healthy',
+      rule: 'the published primary is never rejoined (in recovery, it is read-only: a rule of its own)',
+      by: 'published-primary-read-only',
       input: input({ views: ownView(replicaObs(PRIMARY, { streaming: false, timeline: 0, receiptAgeMs: 60_000 }), ...healthyReplicas) }),
       actions: [],
     },

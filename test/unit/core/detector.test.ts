@@ -28,6 +28,11 @@ describe('assessPrimary', () => {
       expected: { kind: 'healthy' },
     },
     {
+      rule: 'a published primary that answers in recovery is read-only, not healthy',
+      views: [view('agent-1', [replicaObs(PRIMARY, { streaming: false }), replicaObs('replica-1', { streaming: false })])],
+      expected: { kind: 'read-only', reason: expect.stringMatching(/^primary pgsql answers but is in recovery \(read-only\): no node accepts writes/) },
+    },
+    {
       rule: 'our own answer wins over other agents seeing it down',
       views: [view('agent-1', [up]), view('agent-2', [down]), view('agent-3', [down])],
       expected: { kind: 'healthy' },
