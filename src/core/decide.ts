@@ -67,7 +67,9 @@ function situationOf(input: DecideInput): Situation {
   const { now, published, timings } = input;
   const primaryHosts = published === null ? [] : hostsOfPrimary(input, published);
   const verdict =
-    published === null ? null : assessPrimary({ now, selfId: input.selfId, primary: published.name, primaryHosts, views: input.views, timings });
+    published === null
+      ? null
+      : assessPrimary({ now, selfId: input.selfId, primary: published.name, primaryHosts, views: input.views, timings, ...publishedAtOf(published) });
   const own = input.views.find((view) => view.agentId === input.selfId);
   const observations = own?.nodes ?? {};
   const streamingWatch = watchStreaming(input.streamingWatch ?? EMPTY_STREAMING_WATCH, {
@@ -114,6 +116,11 @@ function fenceStrays(input: DecideInput, observations: Record<string, NodeObserv
       node: spec.name,
       reason: `${spec.name} accepts writes but the published primary is ${publishedName} (epoch ${input.published?.epoch})`,
     }));
+}
+
+function publishedAtOf(published: Published): { publishedAt?: number } {
+  const at = Date.parse(published.since);
+  return Number.isFinite(at) ? { publishedAt: at } : {};
 }
 
 function hostsOfPrimary(input: DecideInput, published: Published): string[] {

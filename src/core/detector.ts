@@ -15,6 +15,8 @@ export interface PrimaryAssessmentInput {
   /** Every agent's view, our own included. */
   views: AgentView[];
   timings: Timings;
+  /** When the primary was published (ms): a probe older than that saw it before its promotion. */
+  publishedAt?: number;
 }
 
 export type PrimaryVerdict =
@@ -47,7 +49,8 @@ export function assessPrimary(input: PrimaryAssessmentInput): PrimaryVerdict {
   }
   // Answering is not enough: a published primary in recovery takes no writes.
   if (seen.sql.ok) {
-    if (!seen.sql.inRecovery) return { kind: 'healthy' };
+    // A probe from before the publication saw the new primary still a standby: not news.
+    if (!seen.sql.inRecovery || (input.publishedAt !== undefined && seen.at < input.publishedAt)) return { kind: 'healthy' };
     return { kind: 'read-only', reason: `primary ${primary} answers but is in recovery (read-only): no node accepts writes` };
   }
 

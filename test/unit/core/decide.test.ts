@@ -11,6 +11,8 @@ const orphans = [
   replicaObs('replica-2', { lsn: BASE - 10n, streaming: false }),
 ];
 const killed = downObs(PRIMARY, { container: 'exited', silentForMs: 100 });
+/** Published before every probe of these cases (the fixtures' clock starts at 1970). */
+const publishedLongAgo = published({ since: new Date(0).toISOString() });
 const rogue = primaryObs('replica-2', { lsn: BASE + 5n });
 
 function ownView(...nodes: NodeObservation[]): AgentView[] {
@@ -88,7 +90,7 @@ describe('decide', () => {
     {
       rule: 'a read-only published primary: no failover and no rebuild, and status says why and what a person can do',
       by: 'published-primary-read-only',
-      input: input({ views: ownView(replicaObs(PRIMARY, { streaming: false }), replicaObs('replica-1', { streaming: false }), replicaObs('replica-2', { streaming: false })) }),
+      input: input({ published: publishedLongAgo, views: ownView(replicaObs(PRIMARY, { streaming: false }), replicaObs('replica-1', { streaming: false }), replicaObs('replica-2', { streaming: false })) }),
       actions: [],
       notes: [/^primary pgsql answers but is in recovery .*; failover promote <node> --force fails over to a replica/],
       verdict: 'read-only',
@@ -302,7 +304,7 @@ describe('decide', () => {
     {
       rule: 'the published primary is never rejoined (in recovery, it is read-only: a rule of its own)',
       by: 'published-primary-read-only',
-      input: input({ views: ownView(replicaObs(PRIMARY, { streaming: false, timeline: 0, receiptAgeMs: 60_000 }), ...healthyReplicas) }),
+      input: input({ published: publishedLongAgo, views: ownView(replicaObs(PRIMARY, { streaming: false, timeline: 0, receiptAgeMs: 60_000 }), ...healthyReplicas) }),
       actions: [],
     },
     {

@@ -16,9 +16,17 @@ const allSeeDown = (...extra: AgentView[]) => [
   ...extra,
 ];
 
-function assess(views: AgentView[]): PrimaryVerdict {
-  return assessPrimary({ now: NOW, selfId: 'agent-1', primary: PRIMARY, primaryHosts: PRIMARY_HOSTS, views, timings: TIMINGS });
+function assess(views: AgentView[], publishedAt?: number): PrimaryVerdict {
+  return assessPrimary({ now: NOW, selfId: 'agent-1', primary: PRIMARY, primaryHosts: PRIMARY_HOSTS, views, timings: TIMINGS, ...(publishedAt === undefined ? {} : { publishedAt }) });
 }
+
+describe('assessPrimary right after a promotion', () => {
+  it('a probe taken before the publication, which saw the new primary still in recovery, is not read as read-only', () => {
+    const probedBefore = replicaObs(PRIMARY, { streaming: false, at: NOW - 200 });
+    expect(assess([view('agent-1', [probedBefore])], NOW - 100)).toEqual({ kind: 'healthy' });
+    expect(assess([view('agent-1', [replicaObs(PRIMARY, { streaming: false, at: NOW - 50 })])], NOW - 100)).toMatchObject({ kind: 'read-only' });
+  });
+});
 
 describe('assessPrimary', () => {
   it.each<{ rule: string; views: AgentView[]; expected: Record<string, unknown> }>([
