@@ -210,7 +210,8 @@ export const RULES: readonly Rule[] = [
     then: 'resume it at its current step; decide nothing new',
     why: 'safety rule 5: a half-done operation is rolled forward before anything else',
     matches: (s) => unfinished(s) !== null,
-    decide: (s) => ({ actions: [{ type: 'resume', journal: unfinished(s)! }, ...s.fences], notes: [] }),
+    // Fences first: the leader carries actions out in order, and an operation can take seconds.
+    decide: (s) => withFences(s, [{ type: 'resume', journal: unfinished(s)! }]),
   },
   {
     id: 'bootstrap-single-primary',

@@ -103,10 +103,10 @@ describe('decide', () => {
       actions: [{ type: 'resume', journal: failoverJournal }],
     },
     {
-      rule: 'a rogue primary is fenced alongside the resume',
+      rule: 'a rogue primary that appears during an operation is fenced first, not after the operation ends',
       by: 'resume-operation',
       input: input({ views: ownView(killed, replicaObs('replica-1'), rogue), journal: failoverJournal }),
-      actions: [{ type: 'resume', journal: failoverJournal }, fence('replica-2')],
+      actions: [fence('replica-2'), { type: 'resume', journal: failoverJournal }],
     },
     {
       rule: 'the journal\'s promoted-but-unpublished target is not fenced',
