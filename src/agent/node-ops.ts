@@ -21,7 +21,14 @@ import type { ClusterContext } from './cluster-context.js';
  */
 export async function fence(cluster: ClusterContext, node: NodeConfig): Promise<{ verifiedAs: ContainerState }> {
   const engine = cluster.engine(node);
-  await Promise.all([killContainer(engine, node.container), disableRestart(engine, node.container).catch(() => undefined)]);
+  // A restart policy left on would bring the fenced primary back by itself: the step fails
+  // instead, unless the container is dead (Docker never starts a dead container again).
+  await Promise.all([
+    killContainer(engine, node.container),
+    disableRestart(engine, node.container).catch(async (error: unknown) => {
+      if ((await containerState(engine, node.container)) !== 'dead') throw error;
+    }),
+  ]);
   const deadline = Date.now() + 5000;
   for (;;) {
     const state = await containerState(engine, node.container);

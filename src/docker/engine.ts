@@ -136,7 +136,12 @@ export async function startContainer(engine: Docker, container: string): Promise
 
 /** Stops Docker from restarting a container by itself, so a fenced primary stays down. */
 export async function disableRestart(engine: Docker, container: string): Promise<void> {
-  await engine.getContainer(container).update({ RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } });
+  try {
+    await engine.getContainer(container).update({ RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } });
+  } catch (error) {
+    // A container that is gone cannot be restarted by Docker: that is what was asked.
+    if (statusCode(error) !== 404) throw error;
+  }
 }
 
 /** Runs a command in a running container and waits for its exit code. */

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
-import { signalAndWaitForExit } from '../../../src/docker/engine.js';
+import { disableRestart, signalAndWaitForExit } from '../../../src/docker/engine.js';
 
 // What the engine answers must never go unhandled: an unhandled rejection crashes
 // Node 20, and with it the agent (issue 12, item 11: a missing container).
@@ -29,5 +29,16 @@ describe('signalAndWaitForExit', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('disableRestart', () => {
+  const engineUpdating = (update: () => Promise<unknown>) => ({ getContainer: () => ({ update }) }) as unknown as Docker;
+
+  it('a container that is gone counts as done; any other refusal fails the fence', async () => {
+    await expect(disableRestart(engineUpdating(async () => Promise.reject(noSuchContainer())), 'gone')).resolves.toBeUndefined();
+    const refused = Object.assign(new Error('cannot update a container in state dead'), { statusCode: 500 });
+    await expect(disableRestart(engineUpdating(async () => Promise.reject(refused)), 'c')).rejects.toThrow(/cannot update/);
+    await expect(disableRestart(engineUpdating(async () => ({})), 'c')).resolves.toBeUndefined();
   });
 });
