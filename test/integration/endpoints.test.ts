@@ -140,6 +140,19 @@ describe('PgBouncer endpoints', () => {
       await client.query(`INSERT INTO ballast SELECT repeat('x', 1000) FROM generate_series(1, 30000)`);
       await client.end();
       await eventually(async () => (await throughEndpoint(cluster.poolers!.read.port, addresses))?.node === old, `reads falling back to ${old}`, 20_000, 100);
+      // Every replica has received all of it (replay is still paused): otherwise, on a slow
+      // machine, the kill could leave them all more than maxLagOnFailover behind, and the
+      // agents rightly refuse to fail over.
+      const [{ lsn }] = (await cluster.query<{ lsn: string }>(old, 'SELECT pg_current_wal_lsn()::text AS lsn')) as [{ lsn: string }];
+      await eventually(
+        async () => {
+          const received = await Promise.all(replicas.map((r) => cluster.query<{ ok: boolean }>(r, 'SELECT pg_last_wal_receive_lsn() >= $1::pg_lsn AS ok', [lsn])));
+          return received.every((rows) => rows[0]?.ok === true);
+        },
+        `every replica receiving ${old}'s WAL up to ${lsn}`,
+        30_000,
+        50,
+      );
       // Replay resumes, so the replicas are fit candidates, and the primary dies before the
       // leader's next routing pass: it is still in the read pool when it goes.
       await Promise.all(replicas.map((r) => cluster.query(r, 'SELECT pg_wal_replay_resume()')));
