@@ -27,14 +27,30 @@ class LoopbackContainer extends GenericContainer {
   }
 }
 
+/** Ports this process has handed out: never handed out twice. */
+const handedOut = new Set<number>();
+
+/**
+ * A port on 127.0.0.1 that nothing listens on, for Docker to publish a container on.
+ * Taken below Linux's ephemeral range (32768-60999): a port from that range may be
+ * bound a moment later as the local end of one of this process's own connections,
+ * and Docker's bind then fails ("port is already allocated").
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free port on 127.0.0.1 between 20000 and 32000');
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
