@@ -54,6 +54,8 @@ async function throughEndpoint(port: number, addresses: Map<string, string>): Pr
   }
 }
 
+const READ_LAG_LIMIT = 1024 * 1024;
+
 describe('PgBouncer endpoints', () => {
   let cluster: TestCluster;
   let agents: RunningAgents;
@@ -61,7 +63,9 @@ describe('PgBouncer endpoints', () => {
 
   beforeAll(async () => {
     cluster = await startCluster({ replicas: 2, pgbouncer: true });
-    agents = await startAgents(cluster);
+    // A 1 MiB read-lag limit: a replica is made to lag with a few MB of WAL, not 30, which
+    // a machine busy with other tests streams and replays in good time.
+    agents = await startAgents(cluster, { config: { endpoints: { ...cluster.config().endpoints!, readMaxLagBytes: READ_LAG_LIMIT } } });
     const admin = await cluster.client('pgsql', { database: 'app' });
     await admin.query('CREATE TABLE hits (seq int PRIMARY KEY)');
     await admin.end();
@@ -137,7 +141,7 @@ describe('PgBouncer endpoints', () => {
     const killedAt = await (async () => {
       const client = await cluster.client(old, { database: 'app' });
       await client.query(`CREATE TABLE IF NOT EXISTS ballast (b text)`);
-      await client.query(`INSERT INTO ballast SELECT repeat('x', 1000) FROM generate_series(1, 30000)`);
+      await client.query(`INSERT INTO ballast SELECT repeat('x', 1000) FROM generate_series(1, 4000)`);
       await client.end();
       await eventually(async () => (await throughEndpoint(cluster.poolers!.read.port, addresses))?.node === old, `reads falling back to ${old}`, 20_000, 100);
       // Every replica has received all of it (replay is still paused): otherwise, on a slow
@@ -216,10 +220,10 @@ describe('PgBouncer endpoints', () => {
     }, `a replica streaming from ${primary}`, 60_000);
     await cluster.query(replica, 'SELECT pg_wal_replay_pause()');
     try {
-      // More WAL than the 16 MiB limit, which the paused replica receives but does not replay.
+      // More WAL than the 1 MiB limit, which the paused replica receives but does not replay.
       const client = await cluster.client(primary, { database: 'app' });
       await client.query(`CREATE TABLE IF NOT EXISTS ballast (b text)`);
-      await client.query(`INSERT INTO ballast SELECT repeat('x', 1000) FROM generate_series(1, 30000)`);
+      await client.query(`INSERT INTO ballast SELECT repeat('x', 1000) FROM generate_series(1, 4000)`);
       await client.end();
       await eventually(
         async () => {
