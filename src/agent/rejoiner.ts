@@ -1,5 +1,6 @@
 import { EMPTY_REJOIN_PROGRESS, nextRejoinStep, REJOIN_TIMINGS, rebuilt, repointed, type RejoinProgress } from '../core/rejoin-progress.js';
 import type { Published } from '../core/types.js';
+import type { HistoryRecord } from '../dcs/store.js';
 import { describeError } from '../postgres/connection.js';
 import type { ClusterContext } from './cluster-context.js';
 import type { EventLog } from '../dcs/events.js';
@@ -32,19 +33,12 @@ export class Rejoiner {
     );
   }
 
-  /** The node the last failover fenced: its WAL likely went past the fork. */
-  private async wasOldPrimary(name: string): Promise<boolean> {
-    const [latest] = await this.cluster.store.history();
-    // After a switchover the old primary stopped cleanly and is meant to follow: it gets the grace too.
-    return latest?.kind === 'failover' && latest.from === name;
-  }
-
   /**
    * A replica that does not stream from the published primary: first the cheap
    * re-point; if it still does not stream, or it is on an older timeline (a
    * returning old primary whose WAL went past the fork), rebuild it.
    */
-  rejoin(name: string, reason: string, published: Published | null): void {
+  rejoin(name: string, reason: string, published: Published | null, latest: HistoryRecord | undefined): void {
     const node = this.cluster.node(name);
     const primary = published ? this.cluster.node(published.name) : undefined;
     if (!node || !primary || this.rejoining.has(name)) return;
@@ -53,7 +47,10 @@ export class Rejoiner {
     const began = Date.now();
     void (async () => {
       try {
-        const step = nextRejoinStep(this.progress, name, Date.now(), await this.wasOldPrimary(name), REJOIN_TIMINGS(this.cluster.config.timings.rejoinGraceMs));
+        // The node the last failover fenced: its WAL likely went past the fork. After a
+        // switchover the old primary stopped cleanly and is meant to follow: it gets the grace.
+        const wasOldPrimary = latest?.kind === 'failover' && latest.from === name;
+        const step = nextRejoinStep(this.progress, name, Date.now(), wasOldPrimary, REJOIN_TIMINGS(this.cluster.config.timings.rejoinGraceMs));
         if (step.kind === 'wait' || !this.stillLeading()) return;
         if (step.kind === 'repoint') {
           log.info({ reason, why: step.why }, 're-pointing replica');

@@ -219,7 +219,7 @@ describe('HTTP on every agent', () => {
     );
   });
 
-  it('an agent that stops closes its port', async () => {
+  it('an agent stopped the way the agent command stops it (server, then agent) closes its port', async () => {
     const port = running.httpAddress('agent-3')!.port;
     await running.stopAgent('agent-3');
     await expect(fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();

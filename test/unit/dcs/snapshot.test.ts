@@ -43,6 +43,12 @@ describe('parseSnapshot', () => {
     expect(snapshot.views.map((v) => v.agentId)).toEqual(['agent-1']);
   });
 
+  it.each(['pg-failover_pgsql_1', '10.77.0.11', '[fd00::11]'])('a published host a config may name (%s) is read', (host) => {
+    const snapshot = parseSnapshot(keys, '3', [{ key: keys.primary, value: encode({ ...published, host }) }]);
+    expect(snapshot.unreadable).toEqual([]);
+    expect(snapshot.published?.host).toBe(host);
+  });
+
   it('ignores keys it does not know (events, results, other clusters never reach it)', () => {
     const snapshot = parseSnapshot(keys, '1', [{ key: `${keys.root}/results/x`, value: '{}' }]);
     expect(snapshot.unreadable).toEqual([]);
