@@ -12,6 +12,13 @@ export interface CandidateInput {
   failedPrimary: string;
   lastKnownPrimaryLsn: Lsn | null;
   maxLagBytes: bigint;
+  /**
+   * The published primary's timeline. A standby on an older one has not provably followed
+   * the fork that made the published primary: its WAL past the fork point is a history the
+   * published primary never had, so its LSN says nothing about who holds the acknowledged
+   * writes (Patroni checks the timeline history for the same reason).
+   */
+  publishedTimeline?: number;
   syncStandbys?: string[];
   /** Manual promote: only this node may be chosen. */
   target?: string;
@@ -69,7 +76,7 @@ export function chooseCandidate(input: CandidateInput): Chosen | Refused {
     .sort((a, b) => compareNames(a.name, b.name));
   const reference = maxLsn(
     input.lastKnownPrimaryLsn,
-    ...replicas.map((spec) => replicaPosition(input.observations[spec.name])),
+    ...replicas.map((spec) => replicaPosition(input.observations[spec.name], input.publishedTimeline)),
   );
   const assessed = replicas.map((spec) => assess(spec, input, reference));
   const excluded = assessed.flatMap((entry) => (entry.status === 'eligible' ? [] : [{ name: entry.name, why: entry.why }]));
@@ -120,6 +127,10 @@ function assess(spec: NodeSpec, input: CandidateInput, reference: Lsn | null): A
   if (!observation.sql.inRecovery) {
     return { name, status: 'excluded', why: 'not in recovery: it runs as a primary' };
   }
+  if (isBehindTimeline(observation, input.publishedTimeline)) {
+    const why = `on timeline ${observation.sql.timeline}, older than the published primary's timeline ${input.publishedTimeline}: it has not followed the fork`;
+    return { name, status: 'excluded', why };
+  }
   const position = positionOf(observation) ?? 0n;
   const lagBytes = reference === null ? 0n : lsnLag(reference, position);
   if (lagBytes > input.maxLagBytes && input.force !== true) {
@@ -130,11 +141,16 @@ function assess(spec: NodeSpec, input: CandidateInput, reference: Lsn | null): A
   return { name, status: 'eligible', candidate: { name, position, priority: spec.priority, sync }, lagBytes };
 }
 
-/** Position of a reachable replica, which is what counts towards "most advanced known". */
-function replicaPosition(observation: NodeObservation | undefined): Lsn | null {
-  if (observation === undefined || !isReachable(observation)) return null;
+/** Position of a reachable replica on the published timeline, which is what counts towards "most advanced known". */
+function replicaPosition(observation: NodeObservation | undefined, publishedTimeline: number | undefined): Lsn | null {
+  if (observation === undefined || !isReachable(observation) || isBehindTimeline(observation, publishedTimeline)) return null;
   const sql = sqlOf(observation);
   return sql !== null && sql.inRecovery ? positionOf(observation) : null;
+}
+
+function isBehindTimeline(observation: NodeObservation, publishedTimeline: number | undefined): boolean {
+  const sql = sqlOf(observation);
+  return publishedTimeline !== undefined && sql !== null && sql.timeline < publishedTimeline;
 }
 
 /** Most WAL first (least data lost), then sync standbys, then operator priority, then name for determinism. */

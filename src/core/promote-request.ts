@@ -48,6 +48,7 @@ export function planPromote(input: PromoteRequestInput): PromotePlan {
       failedPrimary: published.name,
       lastKnownPrimaryLsn: input.lastKnownPrimaryLsn,
       maxLagBytes: input.maxLagBytes,
+      publishedTimeline: published.timeline,
       target,
       force: input.force,
     });

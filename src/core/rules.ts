@@ -166,6 +166,7 @@ function candidateOf(s: Situation) {
     failedPrimary: s.published!.name,
     lastKnownPrimaryLsn: parseDecimalLsn(s.published!.lastLsn),
     maxLagBytes: s.maxLagBytes,
+    publishedTimeline: s.published!.timeline,
     ...(s.syncStandbys === undefined ? {} : { syncStandbys: s.syncStandbys }),
   });
 }

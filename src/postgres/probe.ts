@@ -12,6 +12,12 @@ SELECT pg_is_in_recovery() AS in_recovery,
        pg_last_wal_receive_lsn()::text AS receive_lsn,
        pg_last_wal_replay_lsn()::text AS replay_lsn,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
+       -- Without a WAL receiver (its upstream died) received_tli is gone and the checkpoint's
+       -- timeline lags until the next restartpoint: the newest timeline among the WAL segments
+       -- the standby holds says which fork it followed (segment names start with the timeline).
+       CASE WHEN pg_is_in_recovery() AND r.received_tli IS NULL
+            THEN (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$')
+       END AS segment_tli,
        r.status AS receiver_status,
        r.received_tli,
        r.sender_host,
@@ -25,13 +31,14 @@ SELECT pg_is_in_recovery() AS in_recovery,
   FROM (SELECT 1) AS one
   LEFT JOIN pg_stat_wal_receiver AS r ON true`;
 
-interface ProbeRow {
+export interface ProbeRow {
   in_recovery: boolean;
   current_lsn: string | null;
   wal_tli: number | null;
   receive_lsn: string | null;
   replay_lsn: string | null;
   checkpoint_tli: number;
+  segment_tli: number | null;
   receiver_status: string | null;
   received_tli: number | null;
   sender_host: string | null;
@@ -44,7 +51,7 @@ export function toProbe(row: ProbeRow): SqlProbe {
   const replayLsn = row.replay_lsn ? tryParseLsn(row.replay_lsn) : null;
   const current = row.current_lsn ? tryParseLsn(row.current_lsn) : null;
   const lsn = row.in_recovery ? (replayLsn ?? receiveLsn ?? 0n) : (current ?? 0n);
-  const timeline = row.in_recovery ? Math.max(row.received_tli ?? 0, row.checkpoint_tli) : (row.wal_tli ?? row.checkpoint_tli);
+  const timeline = row.in_recovery ? Math.max(row.received_tli ?? 0, row.segment_tli ?? 0, row.checkpoint_tli) : (row.wal_tli ?? row.checkpoint_tli);
   return {
     ok: true,
     inRecovery: row.in_recovery,

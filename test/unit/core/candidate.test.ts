@@ -61,6 +61,19 @@ describe('chooseCandidate: automatic choice', () => {
       ] },
     },
     {
+      // Issue 12 item 1: after A->B (timeline 2), A returns as a standby still on timeline 1
+      // with more WAL than C; B dies. A's WAL is a fork B never had: only C may be chosen.
+      rule: 'a standby on an older timeline than the published primary is never chosen, however advanced',
+      input: input(
+        [spec('replica-1', { priority: 100 }), spec('replica-2')],
+        [replicaObs('replica-1', { lsn: BASE + 8n * MiB, timeline: 1 }), replicaObs('replica-2', { lsn: BASE, timeline: 2 })],
+        { publishedTimeline: 2 },
+      ),
+      chosen: 'replica-2',
+      // Positions on another timeline are not comparable: the old fork sets no reference.
+      extra: { lagBytes: 0n, excluded: [{ name: 'replica-1', why: 'on timeline 1, older than the published primary\'s timeline 2: it has not followed the fork' }] },
+    },
+    {
       rule: 'a rounded-down receive LSN after a restart is not penalised (replay counts)',
       input: input(
         [spec('replica-1'), spec('replica-2')],
@@ -204,6 +217,16 @@ describe('chooseCandidate: refusals', () => {
         { name: 'replica-1', why: 'tagged noFailover' },
         { name: 'replica-2', why: 'unreachable: timeout' },
       ],
+    },
+    {
+      rule: 'only standbys on an older timeline: no candidate, each named with its timeline',
+      input: input([spec('replica-1')], [replicaObs('replica-1', { lsn: BASE, timeline: 3 })], { publishedTimeline: 4 }),
+      reason: /^no safe candidate: replica-1 on timeline 3, older than the published primary's timeline 4: it has not followed the fork$/,
+    },
+    {
+      rule: 'manual target on an older timeline is refused even with force',
+      input: input([spec('replica-1'), spec('replica-2')], [replicaObs('replica-1', { timeline: 2 }), replicaObs('replica-2', { timeline: 1 })], { publishedTimeline: 2, target: 'replica-2', force: true }),
+      reason: /^cannot promote replica-2: on timeline 1, older than the published primary's timeline 2/,
     },
     {
       rule: 'manual target that is unknown lists the valid names',
