@@ -1,9 +1,28 @@
 import type Docker from 'dockerode';
 import { killContainer, startContainer, stopContainer, userNetworkOf } from '../docker/engine.js';
 import { agreedLeader, membersProblem, type EtcdMembers } from './etcd-members.js';
+import { doubleFailure } from './fault-double-failure.js';
+import { oomBackend } from './fault-oom.js';
+import { removePrimary } from './fault-remove.js';
+import { targetDies } from './fault-target-dies.js';
+import type { RoundContext } from './round.js';
+import type { Ack } from './writer.js';
 import { sleep, until } from './wait.js';
 
-export const SCENARIOS = ['kill-primary', 'stop-primary', 'pause-primary', 'partition-primary', 'kill-leader', 'restart-old-primary', 'switchover', 'etcd-member-loss'] as const;
+export const SCENARIOS = [
+  'kill-primary',
+  'stop-primary',
+  'pause-primary',
+  'partition-primary',
+  'kill-leader',
+  'restart-old-primary',
+  'switchover',
+  'etcd-member-loss',
+  'oom-backend',
+  'remove-primary',
+  'target-dies',
+  'double-failure',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Fault {
@@ -16,11 +35,25 @@ export interface Fault {
   settled?(): Promise<void>;
   /** What the fault hit and how long its parts took, for the report. */
   readonly detail?: Record<string, string | number | null>;
+  /** What must follow: a failover (the default), or the same primary serving again with no failover at all. */
+  readonly outcome?: 'failover' | 'same-primary';
+  /** The moment the fault took effect, when later than its injection began (oom-backend: the backend's death): the figures count from it. */
+  struckAt?(): number | null;
+  /** Whether `node` may end the failover as the published primary (default: any node but the old primary). */
+  acceptable?(node: string): boolean;
+  /** Nodes besides the old primary that the fault keeps down until its undo: convergence does not wait for them. */
+  downUntilUndo?(): string[];
+  /** The scenario's own check of the rows read back from the final primary: a sentence when it fails, null when it holds. */
+  judge?(readBack: { acks: Ack[]; stored: Set<number> }): string | null;
 }
 
 export interface FaultTarget {
   engine: Docker;
+  /** The primary's container, and its node name. */
   container: string;
+  node: string;
+  /** The round's access to the lab: etcd (the journal, the published primary) and the nodes over SQL. */
+  round: RoundContext;
   /** For `switchover`: files a promote request for another node and waits for its outcome. */
   promote: () => Promise<void>;
   /** For `kill-leader`: resolves with the container of the agent that leads the failover, once it has started one. */
@@ -59,6 +92,14 @@ export async function faultFor(scenario: Scenario, target: FaultTarget): Promise
     }
     case 'etcd-member-loss':
       return etcdMemberLoss(target);
+    case 'oom-backend':
+      return oomBackend(target);
+    case 'remove-primary':
+      return removePrimary(target);
+    case 'target-dies':
+      return targetDies(target);
+    case 'double-failure':
+      return doubleFailure(target);
     case 'stop-primary':
       return { inject: () => stopContainer(engine, container, 10), restore: () => startContainer(engine, container) };
     case 'pause-primary':

@@ -9,6 +9,7 @@ import { watchWholeRound } from './round-phases.js';
 import { Writer } from './writer.js';
 import { sleep, until } from './wait.js';
 import { awaitHealthy, streamingTo } from './cluster-checks.js';
+import { awaitSamePrimary } from './no-failover.js';
 import type { EtcdMembers } from './etcd-members.js';
 
 export interface RoundResult {
@@ -50,7 +51,7 @@ export interface RoundResult {
     changes: Record<string, Array<[number, NodeAnswer]>>;
     viaDockerExec: Record<string, number>;
   };
-  /** What the fault hit besides the primary, and how long its parts took (etcd-member-loss). */
+  /** What the fault hit besides the primary, and how long its parts took (etcd-member-loss, oom-backend, target-dies, double-failure...). */
   fault?: Record<string, string | number | null>;
   /** Every acknowledged write, as [ms from the fault, node]: the round's timeline. */
   timeline?: Array<[number, string]>;
@@ -74,6 +75,7 @@ export interface RoundContext {
 export async function runRound(ctx: RoundContext, scenario: Scenario, round: number): Promise<RoundResult> {
   const from = await awaitHealthy(ctx);
   const primaryNode = ctx.access.node(from);
+  const epochBefore = (await ctx.store.published())?.epoch ?? 0;
   await withClient(ctx.access.endpoint(primaryNode), { timeoutMs: 5000 }, (client) =>
     client.query('CREATE TABLE IF NOT EXISTS drill_rows (round int NOT NULL, seq int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (round, seq))'),
   );
@@ -83,6 +85,8 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
   const fault = await faultFor(scenario, {
     engine: ctx.engine,
     container: primaryNode.container,
+    node: from,
+    round: ctx,
     promote: () => requestPromote(ctx, other.name),
     leaderContainerDuringFailover: () => leaderContainerDuringFailover(ctx),
     etcdMembers: ctx.etcdMembers,
@@ -114,9 +118,12 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
       faultAt = Date.now();
       injected = true;
       await fault.inject();
-      const published = await until('a new published primary', 60_000, async () => {
+      faultAt = fault.struckAt?.() ?? faultAt;
+      if (fault.outcome === 'same-primary') return awaitSamePrimary(ctx, writer.acks, { name: from, epoch: epochBefore }, faultAt, result);
+      const acceptable = fault.acceptable ?? ((node: string) => node !== from);
+      const published = await until('a new published primary that the scenario expects', 60_000, async () => {
         const p = await ctx.store.published();
-        return p && p.name !== from ? p : undefined;
+        return p && acceptable(p.name) ? p : undefined;
       });
       result.to = published.name;
       result.epoch = published.epoch;
@@ -128,7 +135,8 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
       if (record?.startedAt !== undefined) result.detectMs = record.startedAt - faultAt;
       const firstAck = await until('a write accepted by the new primary', 30_000, async () => writer.acks.find((a) => a.node === published.name));
       result.rtoMs = firstAck.at - faultAt;
-      const survivors = ctx.access.config.nodes.map((n) => n.name).filter((n) => n !== from && n !== published.name);
+      const down = fault.downUntilUndo?.() ?? [];
+      const survivors = ctx.access.config.nodes.map((n) => n.name).filter((n) => n !== from && n !== published.name && !down.includes(n));
       await until('every surviving node streaming from the new primary', 60_000, async () => {
         const streaming = await streamingTo(ctx, published.name);
         return survivors.every((n) => streaming.includes(n));
@@ -181,6 +189,8 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
         return new Set(rows.map((r) => r.seq));
       });
       result.lost = writer.acks.filter((a) => !stored.has(a.seq)).length;
+      const verdict = fault.judge?.({ acks: writer.acks, stored });
+      if (verdict) result.error ??= verdict;
     } catch (error) {
       result.error ??= `could not read the rows back: ${error instanceof Error ? error.message : String(error)}`;
     }
