@@ -2,6 +2,7 @@ import { writeFile, rename } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { PgBouncerConfig } from '../config/schema.js';
 import { replicationHostOf } from '../config/schema.js';
+import { staleRouteReason, type PublishedRef } from '../core/route-freshness.js';
 import { databasesIni, hostsField, readRoute, writeRoute, type RouteTarget } from '../core/routing.js';
 import type { AgentView, Published } from '../core/types.js';
 import { engineFor, putFiles } from '../docker/engine.js';
@@ -37,10 +38,13 @@ export class EndpointSwitcher {
   /** Every change goes through one queue: a late tick must not undo a newer promotion's switch. */
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
-  /** The newest epoch applied: a route for an older one is never written. */
+  /** The newest epoch applied or seen in etcd: a route for an older one is never written. */
   private epoch = 0;
 
-  private constructor(private readonly cluster: ClusterContext) {
+  private constructor(
+    private readonly cluster: ClusterContext,
+    private readonly leads: () => boolean,
+  ) {
     const endpoints = cluster.config.endpoints!;
     const password = cluster.poolerPassword ?? '';
     const admin = (config: PgBouncerConfig) => new PgBouncerAdmin({ host: config.host, port: config.port, user: endpoints.admin.user, password });
@@ -49,9 +53,15 @@ export class EndpointSwitcher {
       .map((kind) => ({ kind, config: endpoints[kind]!, admin: admin(endpoints[kind]!), applied: null, verifiedAt: 0 }));
   }
 
-  static of(cluster: ClusterContext): EndpointSwitcher | null {
+  /** `leads` is the agent's own leadership clock: a deposed leader's queued change is dropped at write time. */
+  static of(cluster: ClusterContext, leads: () => boolean = () => true): EndpointSwitcher | null {
     const endpoints = cluster.config.endpoints;
-    return endpoints && (endpoints.write || endpoints.read) ? new EndpointSwitcher(cluster) : null;
+    return endpoints && (endpoints.write || endpoints.read) ? new EndpointSwitcher(cluster, leads) : null;
+  }
+
+  /** Resolves once every change queued so far is done. */
+  idle(): Promise<void> {
+    return this.queue;
   }
 
   /**
@@ -140,11 +150,19 @@ export class EndpointSwitcher {
       const now = Date.now();
       if (!options.force && text === pooler.applied && now - pooler.verifiedAt < VERIFY_EVERY_MS) return;
       const field = hostsField(targets.list);
+      const check: { stale: string | null } = { stale: null };
       await pooler.admin.session(async (query) => {
         const listed = await listDatabases(query);
         pooler.verifiedAt = now;
         const current = field !== null && names.every((n) => listed.some((d) => d.name === n && d.host === field.host && d.port === field.port));
         const held = listed.filter((d) => d.paused).map((d) => d.name);
+        // Only the write endpoint is ever held; releasing it is what every caller wants.
+        const releases = pooler.kind === 'write' && held.length > 0;
+        if (current && !releases) return;
+        // Checked as late as possible, right before the first change: the route was computed
+        // from a snapshot that may be seconds old by now (see core/route-freshness.ts).
+        check.stale = await this.staleReason(published);
+        if (check.stale !== null) return;
         if (!current) {
           await writeDatabasesFile(pooler.config, text);
           await query('RELOAD');
@@ -154,7 +172,6 @@ export class EndpointSwitcher {
           }
           log.warn({ targets: targets.list.map((t) => t.node), excluded: targets.excluded, epoch: published.epoch }, `${pooler.kind} endpoint re-pointed`);
         }
-        // Only the write endpoint is ever held; releasing it is what every caller wants.
         if (pooler.kind !== 'write') return;
         for (const database of held) {
           await query(`RESUME ${identifier(database)}`).catch((error: unknown) => {
@@ -162,11 +179,32 @@ export class EndpointSwitcher {
           });
         }
       });
+      if (check.stale !== null) {
+        pooler.applied = null;
+        log.warn({ epoch: published.epoch }, `${pooler.kind} endpoint left alone: ${check.stale}`);
+        return;
+      }
       pooler.applied = text;
     } catch (error) {
       pooler.applied = null;
       log.warn({ error: describeError(error) }, `could not update the ${pooler.kind} endpoint`);
     }
+  }
+
+  /** Why a route for `published` must not be written now; null when it may. Reads etcd once. */
+  private async staleReason(published: Published): Promise<string | null> {
+    const leads = this.leads();
+    let current: PublishedRef | null | 'unreadable' = 'unreadable';
+    if (leads) {
+      try {
+        current = await this.cluster.store.published();
+      } catch {
+        current = 'unreadable';
+      }
+    }
+    // A newer epoch seen here drops every older change still queued before it does any I/O.
+    if (current !== null && current !== 'unreadable' && Number.isInteger(current.epoch)) this.epoch = Math.max(this.epoch, current.epoch);
+    return staleRouteReason({ route: published, current, leads });
   }
 
   /**
