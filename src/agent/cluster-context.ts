@@ -4,12 +4,25 @@ import type { Etcd3 } from 'etcd3';
 import type { Config, NodeConfig } from '../config/schema.js';
 import { replicationHostOf, slotNameOf } from '../config/schema.js';
 import { passwordOf } from '../config/load.js';
-import { engineFor } from '../docker/engine.js';
+import { engineFor, inspectContainer } from '../docker/engine.js';
 import type { Endpoint } from '../postgres/connection.js';
 import type { NodeSpec } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { ClusterStore } from '../dcs/store.js';
 import { keysFor } from '../dcs/keys.js';
+
+/**
+ * Limits of every SQL call made through a node's pool (ms). Each step's statements are
+ * catalog reads and one-line commands that answer in a few ms (pg_is_in_recovery(),
+ * LSN reads, ALTER SYSTEM, pg_reload_conf(), slot create/drop, txid_current()), and the
+ * loops that wait (promote's poll, awaitReplay) issue many short queries, each under
+ * these limits, and bound the whole wait themselves. A paused or cut-off node thus
+ * costs a step at most connect + query, not forever: the connect limit also bounds the
+ * wait for a free pooled connection, and the query limit is set on the server as well
+ * (statement_timeout), since pg's query_timeout only gives up on the client side (the
+ * pool then discards that connection).
+ */
+export const SQL_DEADLINES = { connectMs: 1000, queryMs: 2000 } as const;
 
 /**
  * The agent's connection and resource context for its cluster: the config with
@@ -69,9 +82,11 @@ export class ClusterContext {
         ...endpoint,
         max: 3,
         idleTimeoutMillis: 30_000,
-        connectionTimeoutMillis: 1000,
-        query_timeout: 2000,
-        statement_timeout: 2000,
+        connectionTimeoutMillis: SQL_DEADLINES.connectMs,
+        query_timeout: SQL_DEADLINES.queryMs,
+        statement_timeout: SQL_DEADLINES.queryMs,
+        // A peer that vanished without closing (a host cut off) is noticed by the OS too.
+        keepAlive: true,
         application_name: 'pg-failover',
       });
       pool.on('error', () => undefined);
@@ -84,7 +99,7 @@ export class ClusterContext {
   async pgdataOf(node: NodeConfig): Promise<string> {
     const known = this.pgdata.get(node.name);
     if (known) return known;
-    const info = await this.engine(node).getContainer(node.container).inspect();
+    const info = await inspectContainer(this.engine(node), node.container);
     const entry = (info.Config.Env ?? []).find((e) => e.startsWith('PGDATA='));
     const pgdata = entry ? entry.slice('PGDATA='.length) : '/var/lib/postgresql/data';
     this.pgdata.set(node.name, pgdata);

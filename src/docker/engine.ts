@@ -34,21 +34,86 @@ export function engineFor(endpoint: DockerEndpoint = {}): Docker {
   return engine;
 }
 
+/**
+ * How long each kind of Docker call may take before the agent gives up on it (ms). The
+ * engine answers these in well under a second on a healthy host (kill 0.2 s, exec 0.1 s,
+ * start 0.3-1 s); the limits are generous against a busy engine, and short against the
+ * leader's progress bound (timings.leaderProgressMs, 40 s by default): a wedged engine on
+ * a sick host fails the step with a DockerDeadlineError instead of holding it forever.
+ */
+export const DOCKER_DEADLINES = {
+  inspect: 2000,
+  kill: 10_000,
+  update: 10_000,
+  unpause: 10_000,
+  start: 20_000,
+  /** On top of the stop's own grace period (`docker stop -t`), which the engine waits out first. */
+  stopBeyondGrace: 10_000,
+  archive: 10_000,
+  /** Each of an exec's calls (create, start, inspect); the whole exec has its own limit. */
+  execCall: 10_000,
+  exec: 60_000,
+  create: 30_000,
+  remove: 15_000,
+  logs: 10_000,
+  /** Opening the event stream; the stream itself stays open as long as it is followed. */
+  events: 10_000,
+  /** A one-off helper container's run (a rebuild's pg_basebackup). */
+  helperRun: 120_000,
+} as const;
+
+/** A Docker call that did not answer within its limit. */
+export class DockerDeadlineError extends Error {
+  constructor(
+    readonly call: string,
+    readonly container: string,
+    readonly limitMs: number,
+  ) {
+    super(`docker ${call} of ${container} did not answer within ${limitMs} ms`);
+    this.name = 'DockerDeadlineError';
+  }
+}
+
+/**
+ * Runs one Docker call with a deadline: past `limitMs` the call's HTTP request is aborted
+ * and the returned promise rejects with a DockerDeadlineError naming the call, the
+ * container and the limit. The race does not rely on the abort: a call that ignores
+ * its signal still cannot hold the caller. The signal fires only on expiry, so a stream
+ * the call returned stays open after it answered.
+ */
+export async function withDeadline<T>(call: string, container: string, limitMs: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new DockerDeadlineError(call, container, limitMs);
+      reject(error);
+      controller.abort(error);
+    }, limitMs);
+  });
+  const attempt = run(controller.signal);
+  // After expiry the call's own rejection (the abort) has nobody waiting for it.
+  attempt.catch(() => undefined);
+  try {
+    return await Promise.race([attempt, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** docker inspect with a deadline. */
+export async function inspectContainer(engine: Docker, container: string, limitMs: number = DOCKER_DEADLINES.inspect): Promise<Docker.ContainerInspectInfo> {
+  return withDeadline('inspect', container, limitMs, (abortSignal) => engine.getContainer(container).inspect({ abortSignal }));
+}
+
 function statusCode(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'statusCode' in error ? Number((error as { statusCode: unknown }).statusCode) : undefined;
 }
 
-export async function containerState(engine: Docker, container: string, timeoutMs = 2000): Promise<ContainerState> {
-  let timer: NodeJS.Timeout | undefined;
+export async function containerState(engine: Docker, container: string, timeoutMs: number = DOCKER_DEADLINES.inspect): Promise<ContainerState> {
   try {
     // The engine can hold an inspect while the container changes state: never wait on it for long.
-    const info = await Promise.race([
-      engine.getContainer(container).inspect(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('inspect timed out')), timeoutMs);
-      }),
-    ]);
-    const state = info.State;
+    const state = (await inspectContainer(engine, container, timeoutMs)).State;
     if (state.Paused) return 'paused';
     if (state.Restarting) return 'restarting';
     if (state.Running) return 'running';
@@ -56,24 +121,23 @@ export async function containerState(engine: Docker, container: string, timeoutM
     return 'exited';
   } catch (error) {
     return statusCode(error) === 404 ? 'missing' : 'unknown';
-  } finally {
-    clearTimeout(timer);
   }
 }
 
 /** SIGKILL; a container that is already gone or stopped counts as killed. */
-export async function killContainer(engine: Docker, container: string): Promise<void> {
+export async function killContainer(engine: Docker, container: string, limitMs: number = DOCKER_DEADLINES.kill): Promise<void> {
+  const kill = () => withDeadline('kill', container, limitMs, (abortSignal) => engine.getContainer(container).kill({ signal: 'SIGKILL', abortSignal }));
   try {
-    await engine.getContainer(container).kill({ signal: 'SIGKILL' });
+    await kill();
   } catch (error) {
     const code = statusCode(error);
     if (code === 409) {
       // 409: not running, or paused. A paused container cannot take SIGKILL through the API on every engine: unpause first.
-      const info = await engine.getContainer(container).inspect();
+      const info = await inspectContainer(engine, container);
       if (info.State.Paused) {
-        await engine.getContainer(container).kill({ signal: 'SIGKILL' }).catch(async () => {
-          await engine.getContainer(container).unpause().catch(() => undefined);
-          await engine.getContainer(container).kill({ signal: 'SIGKILL' }).catch(() => undefined);
+        await kill().catch(async () => {
+          await withDeadline('unpause', container, DOCKER_DEADLINES.unpause, (abortSignal) => engine.getContainer(container).unpause({ abortSignal })).catch(() => undefined);
+          await kill().catch(() => undefined);
         });
       }
       return;
@@ -83,9 +147,10 @@ export async function killContainer(engine: Docker, container: string): Promise<
   }
 }
 
-export async function stopContainer(engine: Docker, container: string, timeoutSec: number): Promise<void> {
+/** docker stop: the engine waits up to `timeoutSec` for the container to exit, then kills it. */
+export async function stopContainer(engine: Docker, container: string, timeoutSec: number, limitMs: number = timeoutSec * 1000 + DOCKER_DEADLINES.stopBeyondGrace): Promise<void> {
   try {
-    await engine.getContainer(container).stop({ t: timeoutSec });
+    await withDeadline('stop', container, limitMs, (abortSignal) => engine.getContainer(container).stop({ t: timeoutSec, abortSignal }));
   } catch (error) {
     const code = statusCode(error);
     if (code === 304 || code === 404) return;
@@ -98,36 +163,32 @@ export async function stopContainer(engine: Docker, container: string, timeoutSe
  * without waiting for the rest of `docker stop`'s bookkeeping. Resolves at once for a
  * container that is not running.
  */
-export async function signalAndWaitForExit(engine: Docker, container: string, signal: string, timeoutMs: number): Promise<void> {
+export async function signalAndWaitForExit(engine: Docker, container: string, signal: string, timeoutMs: number, killLimitMs: number = DOCKER_DEADLINES.kill): Promise<void> {
   const handle = engine.getContainer(container);
+  // The wait is a long poll: it is aborted when this function is done, however it ends.
+  const waiting = new AbortController();
   // 'not-running' (not 'next-exit'): it resolves however the wait and the exit race each other.
-  const exited = handle.wait({ condition: 'not-running' }) as Promise<unknown>;
+  const exited = handle.wait({ condition: 'not-running', abortSignal: waiting.signal }) as Promise<unknown>;
   // When the kill below finds no container, nobody awaits the wait, whose own 404 would
   // then go unhandled and crash the process: it is observed here, and raced below.
   exited.catch(() => undefined);
   try {
-    await handle.kill({ signal });
-  } catch (error) {
-    const code = statusCode(error);
-    if (code === 409 || code === 404) return;
-    throw error;
-  }
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      exited,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${container} did not exit within ${timeoutMs} ms of ${signal}`)), timeoutMs);
-      }),
-    ]);
+    try {
+      await withDeadline(`kill -s ${signal}`, container, killLimitMs, (abortSignal) => handle.kill({ signal, abortSignal }));
+    } catch (error) {
+      const code = statusCode(error);
+      if (code === 409 || code === 404) return;
+      throw error;
+    }
+    await withDeadline(`wait for exit after ${signal}`, container, timeoutMs, () => exited);
   } finally {
-    clearTimeout(timer);
+    waiting.abort();
   }
 }
 
-export async function startContainer(engine: Docker, container: string): Promise<void> {
+export async function startContainer(engine: Docker, container: string, limitMs: number = DOCKER_DEADLINES.start): Promise<void> {
   try {
-    await engine.getContainer(container).start();
+    await withDeadline('start', container, limitMs, (abortSignal) => engine.getContainer(container).start({ abortSignal }));
   } catch (error) {
     if (statusCode(error) === 304) return;
     throw error;
@@ -135,30 +196,41 @@ export async function startContainer(engine: Docker, container: string): Promise
 }
 
 /** Stops Docker from restarting a container by itself, so a fenced primary stays down. */
-export async function disableRestart(engine: Docker, container: string): Promise<void> {
+export async function disableRestart(engine: Docker, container: string, limitMs: number = DOCKER_DEADLINES.update): Promise<void> {
   try {
-    await engine.getContainer(container).update({ RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } });
+    // The engine sends the options as the request body; dockerode takes abortSignal out of it.
+    await withDeadline('update (restart policy)', container, limitMs, (abortSignal) =>
+      engine.getContainer(container).update({ RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, abortSignal }),
+    );
   } catch (error) {
     // A container that is gone cannot be restarted by Docker: that is what was asked.
     if (statusCode(error) !== 404) throw error;
   }
 }
 
-/** Runs a command in a running container and waits for its exit code. */
+/**
+ * Runs a command in a running container and waits for its exit code, all within
+ * `timeoutMs` (each of its engine calls also within DOCKER_DEADLINES.execCall).
+ */
 export async function execIn(
   engine: Docker,
   container: string,
   cmd: string[],
   options: { user?: string; env?: string[]; timeoutMs?: number } = {},
 ): Promise<ExecResult> {
-  const exec = await engine.getContainer(container).exec({
-    Cmd: cmd,
-    User: options.user ?? 'postgres',
-    Env: options.env,
-    AttachStdout: true,
-    AttachStderr: true,
-  });
-  const stream = await exec.start({ hijack: true, stdin: false });
+  const deadline = Date.now() + (options.timeoutMs ?? DOCKER_DEADLINES.exec);
+  const callLimit = () => Math.max(1, Math.min(DOCKER_DEADLINES.execCall, deadline - Date.now()));
+  const exec = await withDeadline(`exec create (${cmd[0]})`, container, callLimit(), (abortSignal) =>
+    engine.getContainer(container).exec({
+      Cmd: cmd,
+      User: options.user ?? 'postgres',
+      Env: options.env,
+      AttachStdout: true,
+      AttachStderr: true,
+      abortSignal,
+    } as Docker.ExecCreateOptions),
+  );
+  const stream = await withDeadline(`exec start (${cmd[0]})`, container, callLimit(), (abortSignal) => exec.start({ hijack: true, stdin: false, abortSignal }));
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
@@ -166,9 +238,11 @@ export async function execIn(
   stdout.on('data', (chunk: Buffer) => out.push(chunk));
   stderr.on('data', (chunk: Buffer) => err.push(chunk));
   engine.modem.demuxStream(stream, stdout, stderr);
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`exec ${cmd[0]} in ${container} timed out`)), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(() => {
+      stream.destroy();
+      reject(new Error(`exec ${cmd[0]} in ${container} did not finish within ${options.timeoutMs ?? DOCKER_DEADLINES.exec} ms`));
+    }, Math.max(0, deadline - Date.now()));
     stream.on('end', () => {
       clearTimeout(timer);
       resolve();
@@ -180,7 +254,7 @@ export async function execIn(
   });
   // ExitCode can be null for a moment after the stream ends: poll until Running is false.
   for (;;) {
-    const info = await exec.inspect();
+    const info = await withDeadline(`exec inspect (${cmd[0]})`, container, callLimit(), (abortSignal) => exec.inspect({ abortSignal }));
     if (!info.Running && info.ExitCode !== null) {
       return { exitCode: info.ExitCode, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
     }
@@ -193,9 +267,10 @@ export async function execIn(
  * Writes files into one directory of a container, running or stopped (volumes
  * included), in one archive: each archive call mounts the container.
  */
-export async function putFiles(engine: Docker, container: string, dir: string, files: Record<string, string>): Promise<void> {
+export async function putFiles(engine: Docker, container: string, dir: string, files: Record<string, string>, limitMs: number = DOCKER_DEADLINES.archive): Promise<void> {
   const entries = Object.entries(files).map(([name, content]) => tarEntry(name, Buffer.from(content), 0, 0));
-  await engine.getContainer(container).putArchive(Buffer.concat([...entries, Buffer.alloc(1024, 0)]), { path: dir });
+  const archive = Buffer.concat([...entries, Buffer.alloc(1024, 0)]);
+  await withDeadline(`put archive into ${dir}`, container, limitMs, (abortSignal) => engine.getContainer(container).putArchive(archive, { path: dir, abortSignal }));
 }
 
 function tarEntry(name: string, body: Buffer, uid: number, gid: number): Buffer {
@@ -230,10 +305,18 @@ export interface ContainerEvent {
  * Follows Docker's event stream for containers: a killed primary is noticed at once,
  * without waiting for a probe to time out. Returns a function that stops following.
  */
-export async function followContainerEvents(engine: Docker, onEvent: (event: ContainerEvent) => void, onEnd: (error?: Error) => void): Promise<() => void> {
-  const stream = (await engine.getEvents({
-    filters: { type: ['container'], event: ['die', 'kill', 'stop', 'start', 'pause', 'unpause', 'destroy', 'oom'] },
-  })) as NodeJS.ReadableStream & { destroy(): void };
+export async function followContainerEvents(
+  engine: Docker,
+  onEvent: (event: ContainerEvent) => void,
+  onEnd: (error?: Error) => void,
+  limitMs: number = DOCKER_DEADLINES.events,
+): Promise<() => void> {
+  const stream = (await withDeadline('events', 'every container', limitMs, (abortSignal) =>
+    engine.getEvents({
+      filters: { type: ['container'], event: ['die', 'kill', 'stop', 'start', 'pause', 'unpause', 'destroy', 'oom'] },
+      abortSignal,
+    }),
+  )) as NodeJS.ReadableStream & { destroy(): void };
   let buffered = '';
   stream.on('data', (chunk: Buffer) => {
     buffered += chunk.toString();
@@ -272,29 +355,30 @@ export async function runWithVolumesOf(
   cmd: string[],
   options: { env?: string[]; user?: string; timeoutMs?: number; labels?: Record<string, string>; requireMount?: string },
 ): Promise<ExecResult> {
-  const info = await engine.getContainer(container).inspect();
+  const info = await inspectContainer(engine, container);
   if (options.requireMount && !(info.Mounts ?? []).some((m) => m.Destination === options.requireMount)) {
     throw new Error(`${container} has no volume at ${options.requireMount}; a rebuild cannot reach its data directory`);
   }
   const network = userNetworkOf(info.NetworkSettings.Networks);
-  const helper = await engine.createContainer({
-    Image: info.Config.Image,
-    Entrypoint: [],
-    Cmd: cmd,
-    Env: options.env,
-    User: options.user ?? 'postgres',
-    Labels: { 'pg-failover.helper': 'true', ...(options.labels ?? {}) },
-    HostConfig: { VolumesFrom: [info.Id], NetworkMode: network, AutoRemove: false },
-  });
+  const helper = await withDeadline('create (helper)', container, DOCKER_DEADLINES.create, (abortSignal) =>
+    engine.createContainer({
+      Image: info.Config.Image,
+      Entrypoint: [],
+      Cmd: cmd,
+      Env: options.env,
+      User: options.user ?? 'postgres',
+      Labels: { 'pg-failover.helper': 'true', ...(options.labels ?? {}) },
+      HostConfig: { VolumesFrom: [info.Id], NetworkMode: network, AutoRemove: false },
+      abortSignal,
+    } as Docker.ContainerCreateOptions),
+  );
+  const name = `helper of ${container}`;
   try {
-    await helper.start();
-    const waited = (await Promise.race([
-      helper.wait(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`rebuild helper for ${container} timed out`)), options.timeoutMs ?? 120_000)),
-    ])) as { StatusCode: number };
-    const logs = (await helper.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+    await withDeadline('start', name, DOCKER_DEADLINES.start, (abortSignal) => helper.start({ abortSignal }));
+    const waited = (await withDeadline('wait', name, options.timeoutMs ?? DOCKER_DEADLINES.helperRun, (abortSignal) => helper.wait({ abortSignal }))) as { StatusCode: number };
+    const logs = (await withDeadline('logs', name, DOCKER_DEADLINES.logs, (abortSignal) => helper.logs({ stdout: true, stderr: true, follow: false, abortSignal }))) as unknown as Buffer;
     return { exitCode: waited.StatusCode, stdout: logs.toString(), stderr: '' };
   } finally {
-    await helper.remove({ force: true }).catch(() => undefined);
+    await withDeadline('remove', name, DOCKER_DEADLINES.remove, (abortSignal) => helper.remove({ force: true, abortSignal })).catch(() => undefined);
   }
 }
