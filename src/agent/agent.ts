@@ -9,7 +9,7 @@ import { EdgeHealth } from './edge-health.js';
 import { EndpointSwitcher } from './endpoints.js';
 import { LeaderDuties } from './leader-duties.js';
 import { Observer } from './observer.js';
-import { OperationRunner } from './operation.js';
+import { OperationRunner, type StepHooks } from './operation.js';
 import { Rejoiner } from './rejoiner.js';
 import { RoleChangeHooks } from './role-change-hooks.js';
 import { ViewPublisher } from './view-publisher.js';
@@ -39,6 +39,8 @@ export class Agent {
   private eventPending = false;
   private unfollow: Array<() => void> = [];
   private loopDone: Promise<void> = Promise.resolve();
+  /** An operation step began in this tick and has not been recorded (it failed, or it still runs). */
+  private stepOpen = false;
 
   constructor(
     private readonly cluster: ClusterContext,
@@ -56,7 +58,7 @@ export class Agent {
       observer: this.observer,
       endpoints,
       events,
-      runner: new OperationRunner(cluster, leadership, { afterStep: options.afterStep, beforeStep: options.beforeStep }, endpoints, () => this.observer.snapshot(Date.now()), events),
+      runner: new OperationRunner(cluster, leadership, this.stepProgress(), endpoints, () => this.observer.snapshot(Date.now()), events),
       rejoiner: new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader(), events),
       hooks: new RoleChangeHooks(cluster.config, cluster.log, process.env, events),
     });
@@ -67,6 +69,12 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    this.leadership.watchProgress(this.cluster.config.timings.leaderProgressMs, (what) =>
+      this.cluster.log.error(
+        { silentMs: Math.round(what.silentMs), boundMs: what.boundMs, wasLeader: what.wasLeader },
+        'the agent loop made no progress (a hung call or a step that keeps failing): lease given up, another agent takes over',
+      ),
+    );
     this.leadership.start();
     this.unfollow = await followClusterContainers(this.cluster, {
       onState: (node, state, at) => {
@@ -119,11 +127,16 @@ export class Agent {
     const interval = this.cluster.config.timings.probeIntervalMs;
     while (!this.stopped) {
       const began = Date.now();
+      this.stepOpen = false;
       try {
         await this.tick();
       } catch (error) {
         this.cluster.log.error({ error: describeError(error) }, 'agent tick failed');
       }
+      // The lease is renewed only while the loop moves (safety rule 6): a tick counts
+      // unless an operation step failed in it; a leader that cannot advance its journal
+      // for timings.leaderProgressMs hands it to another agent.
+      if (!this.stepOpen) this.leadership.reportProgress();
       if (this.stopped) break;
       // An event that came during the tick must not wait for the next interval.
       const wait = this.eventPending ? 0 : Math.max(0, interval - (Date.now() - began));
@@ -136,6 +149,22 @@ export class Agent {
       });
       this.wake = null;
     }
+  }
+
+  /** The step hooks the runner calls: each recorded step is progress; the caller's own hooks run after. */
+  private stepProgress(): StepHooks {
+    const { beforeStep, afterStep } = this.options;
+    return {
+      beforeStep: (step, journal) => {
+        this.stepOpen = true;
+        beforeStep?.(step, journal);
+      },
+      afterStep: async (step, journal) => {
+        this.stepOpen = false;
+        this.leadership.reportProgress();
+        await afterStep?.(step, journal);
+      },
+    };
   }
 
   private async tick(): Promise<void> {

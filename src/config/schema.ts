@@ -130,9 +130,16 @@ export const configSchema = z
         failureTimeMs: z.number().int().min(500).max(300_000).default(3000),
         leaseTtlSec: z.number().int().min(2).max(60).default(3),
         rejoinGraceMs: z.number().int().min(0).max(600_000).default(3000),
+        /**
+         * An agent whose loop neither completes a tick nor records an operation step for
+         * this long (a hung call, a step that keeps failing) gives its lease up: a stuck
+         * leader is replaced within leaseTtlSec plus this. Longer than any one step
+         * legitimately takes (promote waits up to 30 s for the end of recovery).
+         */
+        leaderProgressMs: z.number().int().min(1000).max(600_000).default(40_000),
       })
       .strict()
-      .default({ probeIntervalMs: 250, probeTimeoutMs: 800, failureTimeMs: 3000, leaseTtlSec: 3, rejoinGraceMs: 3000 }),
+      .default({ probeIntervalMs: 250, probeTimeoutMs: 800, failureTimeMs: 3000, leaseTtlSec: 3, rejoinGraceMs: 3000, leaderProgressMs: 40_000 }),
     /**
      * How a standby is promoted: `pg_ctl` runs `pg_ctl promote` in its container through
      * Docker exec (the default; no SQL privilege needed beyond the probe's); `sql` calls

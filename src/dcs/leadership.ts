@@ -5,6 +5,44 @@ import type { Keys } from './keys.js';
 export type Clock = () => number;
 
 /**
+ * Whether the agent's loop moves. The loop reports each tick it completed and each
+ * operation step it recorded; a loop silent for longer than `boundMs` (a call that
+ * hangs, a step that keeps failing) counts as stuck. Judged on the injected clock
+ * (monotonic in the agent), nothing else: the pure half of "the lease is renewed only
+ * while the loop makes progress".
+ */
+export class LoopProgress {
+  private lastReportAt: number;
+
+  constructor(
+    readonly boundMs: number,
+    private readonly clock: Clock = monotonicMs,
+  ) {
+    this.lastReportAt = clock();
+  }
+
+  report(): void {
+    this.lastReportAt = this.clock();
+  }
+
+  /** How long the loop has not reported. */
+  silentMs(): number {
+    return this.clock() - this.lastReportAt;
+  }
+
+  stuck(): boolean {
+    return this.silentMs() > this.boundMs;
+  }
+}
+
+/** What a stuck loop gave up, for the log. */
+export interface GiveWay {
+  wasLeader: boolean;
+  silentMs: number;
+  boundMs: number;
+}
+
+/**
  * One agent's lease and its claim on the leader key.
  *
  * etcd3's own Election reports a lost lease only after 2×TTL, so the agent keeps its
@@ -19,6 +57,10 @@ export class Leadership {
   private holdsKey = false;
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private progress: LoopProgress | null = null;
+  private onGiveWay: (what: GiveWay) => void = () => undefined;
+  /** After giving way, this agent does not claim the leader key again before this time (its clock). */
+  private standDownUntil = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly etcd: Etcd3,
@@ -34,9 +76,30 @@ export class Leadership {
     return this.leaseIdValue;
   }
 
-  /** Whether this agent may act now, judged by its own clock. */
+  /** Whether this agent may act now, judged by its own clock: a stuck loop no longer leads. */
   isLeader(): boolean {
-    return this.holdsKey && this.leaseFresh();
+    return this.holdsKey && this.leaseFresh() && !this.loopStuck();
+  }
+
+  /**
+   * From now on the lease is renewed only while the loop reports progress (see
+   * `reportProgress`) at least every `boundMs`, as Patroni refreshes its leader key from
+   * its HA loop: a leader stuck in a hung call gives the key and its lease up within
+   * `boundMs` plus one heartbeat (or, cut off from etcd, the lease expires TTL later).
+   * Without this call the lease is kept alive by the timer alone.
+   */
+  watchProgress(boundMs: number, onGiveWay: (what: GiveWay) => void = () => undefined): void {
+    this.progress = new LoopProgress(boundMs, this.clock);
+    this.onGiveWay = onGiveWay;
+  }
+
+  /** The loop completed a tick or recorded a step. */
+  reportProgress(): void {
+    this.progress?.report();
+  }
+
+  loopStuck(): boolean {
+    return this.progress?.stuck() ?? false;
   }
 
   leaseFresh(): boolean {
@@ -59,6 +122,11 @@ export class Leadership {
 
   /** Keeps the lease alive (granting a new one if it expired) and tries to take a vacant leader key. */
   async heartbeat(): Promise<void> {
+    if (this.loopStuck()) {
+      // Neither renewed nor granted until the loop moves again: a stuck loop must not lead.
+      await this.giveWay();
+      return;
+    }
     if (this.lease === null || this.leaseIdValue === null) {
       const lease = this.etcd.lease(this.ttlSec, { autoKeepAlive: false });
       lease.on('lost', () => undefined);
@@ -94,6 +162,8 @@ export class Leadership {
   private async claim(): Promise<void> {
     const id = this.leaseIdValue;
     if (id === null) return;
+    // Just after giving way, the other agents' heartbeats get the vacant key first.
+    if (this.clock() < this.standDownUntil) return;
     const result = await this.etcd
       .if(this.keys.leader, 'Create', '==', 0)
       .then(this.etcd.put(this.keys.leader).value(this.agentId).lease(id))
@@ -111,6 +181,28 @@ export class Leadership {
     this.lease = null;
     this.leaseIdValue = null;
     this.holdsKey = false;
+  }
+
+  /**
+   * A stuck loop gives its lease up: from this moment it does not act (isLeader() is
+   * false and `guard` writes nothing), the leader key it held is deleted (only if still
+   * under its lease) and the lease revoked, so another agent takes over at once instead
+   * of a TTL later. If etcd cannot be reached, the lease simply expires.
+   */
+  private async giveWay(): Promise<void> {
+    const lease = this.lease;
+    const id = this.leaseIdValue;
+    if (lease === null || id === null) return;
+    const wasLeader = this.holdsKey;
+    this.dropLease();
+    this.standDownUntil = this.clock() + this.ttlSec * 1000;
+    this.onGiveWay({ wasLeader, silentMs: this.progress?.silentMs() ?? 0, boundMs: this.progress?.boundMs ?? 0 });
+    await this.etcd
+      .if(this.keys.leader, 'Lease', '==', id)
+      .then(this.etcd.delete().key(this.keys.leader))
+      .commit()
+      .catch(() => undefined);
+    await lease.revoke().catch(() => undefined);
   }
 
   /**
