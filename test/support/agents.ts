@@ -12,6 +12,7 @@ import { createLogger } from '../../src/log.js';
 import { freePort, PGBOUNCER_ADMIN_PASSWORD, POSTGRES_PASSWORD, REPLICATION_PASSWORD, type TestCluster } from './cluster.js';
 import { eventually } from './eventually.js';
 import { TcpProxy } from './tcp-proxy.js';
+import { DockerStallProxy } from './docker-stall-proxy.js';
 import { serveAgentHttp } from '../../src/http/agent-http.js';
 import type { HttpServer } from '../../src/http/server.js';
 
@@ -25,6 +26,8 @@ export interface RunningAgents {
   logs(id: string): string;
   /** The agent's own way to etcd (only with `etcdProxies`). */
   proxy(id: string): TcpProxy;
+  /** The agent's own way to the Docker engine (only with `dockerProxies`). */
+  dockerProxy(id: string): DockerStallProxy;
   /** Stops one agent as SIGTERM stops `failover agent`: its HTTP server, then the agent. */
   stopAgent(id: string): Promise<void>;
   /** Where agent `id` serves HTTP (only with `http`; null when it could not bind). */
@@ -44,6 +47,8 @@ export async function startAgents(
     beforeStep?: (agentId: string, step: StepName, journal: Journal) => void;
     /** Each agent reaches etcd through its own TcpProxy, which a test can cut (see RunningAgents.proxy). */
     etcdProxies?: boolean;
+    /** Each agent reaches Docker (for every node) through its own DockerStallProxy, which a test can tell to stall calls (see RunningAgents.dockerProxy). */
+    dockerProxies?: boolean;
     /** Each agent serves HTTP on its own free 127.0.0.1 port, as `failover agent` does (see RunningAgents.httpAddress). */
     http?: boolean;
     /** Each agent logs at this level into memory instead of stdout (see RunningAgents.logs), e.g. to scan what it would print. */
@@ -54,6 +59,7 @@ export async function startAgents(
   const etcds: Etcd3[] = [];
   const agents: Agent[] = [];
   const proxies = new Map<string, TcpProxy>();
+  const dockerProxies = new Map<string, DockerStallProxy>();
   const servers = new Map<string, HttpServer>();
   const level = options.captureLogs ?? process.env.FAILOVER_TEST_LOG ?? 'silent';
   const captured = new Map<string, string[]>();
@@ -72,7 +78,12 @@ export async function startAgents(
     captured.set(id, lines);
     const log = createLogger('pg-failover', level, options.captureLogs ? { write: (line: string) => void lines.push(line) } : undefined).child({ agent: id });
     const leadership = new Leadership(etcd, keysFor(config.etcd.prefix, config.cluster), id, config.timings.leaseTtlSec);
-    const own: Config = options.http ? { ...config, http: { host: '127.0.0.1', port: await freePort() } } : config;
+    let own: Config = options.http ? { ...config, http: { host: '127.0.0.1', port: await freePort() } } : config;
+    if (options.dockerProxies) {
+      const proxy = await new DockerStallProxy().start();
+      dockerProxies.set(id, proxy);
+      own = { ...own, nodes: own.nodes.map((n) => ({ ...n, docker: { socketPath: proxy.socketPath } })) };
+    }
     const agent = new Agent(new ClusterContext(own, etcd, log, env), leadership, {
       agentId: id,
       helperLabels: cluster.labels,
@@ -102,6 +113,11 @@ export async function startAgents(
       if (!proxy) throw new Error(`agent ${id} has no etcd proxy (start the agents with etcdProxies)`);
       return proxy;
     },
+    dockerProxy: (id) => {
+      const proxy = dockerProxies.get(id);
+      if (!proxy) throw new Error(`agent ${id} has no Docker proxy (start the agents with dockerProxies)`);
+      return proxy;
+    },
     httpAddress: (id) => servers.get(id)?.address() ?? null,
     async stopAgent(id) {
       await servers.get(id)?.close();
@@ -111,7 +127,7 @@ export async function startAgents(
       await Promise.all([...servers.values()].map((server) => server.close()));
       await Promise.all(agents.map((a) => a.stop().catch(() => undefined)));
       for (const etcd of etcds) etcd.close();
-      await Promise.all([...proxies.values()].map((p) => p.close()));
+      await Promise.all([...proxies.values(), ...dockerProxies.values()].map((p) => p.close()));
     },
   };
 }
