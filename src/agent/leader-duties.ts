@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { decide, type Action, type Decision } from '../core/decide.js';
-import type { RequestDecision } from '../core/rules.js';
+import { DEFAULT_STEP_DEADLINE_MS, type RequestDecision } from '../core/rules.js';
 import { startOperation, type Journal } from '../core/journal.js';
 import { EMPTY_STREAMING_WATCH, type StreamingWatch } from '../core/streaming-watch.js';
 import type { AgentView, Published } from '../core/types.js';
@@ -76,7 +76,7 @@ export class LeaderDuties {
       hostsOf: this.cluster.hostsOf(),
       views: [own, ...others],
       journal,
-      timings: { failureTimeMs: this.cluster.config.timings.failureTimeMs, viewStaleMs: this.cluster.config.timings.failureTimeMs },
+      timings: { failureTimeMs: this.cluster.config.timings.failureTimeMs, viewStaleMs: this.cluster.config.timings.failureTimeMs, stepDeadlineMs: DEFAULT_STEP_DEADLINE_MS },
       maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
       streamingWatch: this.streamingWatch,
       unreadable: snapshot.unreadable.filter((u) => u.key === keys.primary || u.key === keys.journal).map((u) => `${u.key}: ${u.problem}`),
@@ -166,6 +166,15 @@ export class LeaderDuties {
         log.info({ op: action.journal.id, step: action.journal.step }, 'resuming a half-done operation');
         await this.runOperation(action.journal);
         return;
+      case 'replan': {
+        // The new course is recorded before anything is done on it: a leader that dies now leaves it to the next.
+        const { journal } = action;
+        log.warn({ op: journal.id, to: journal.to, step: journal.step, rollback: journal.rollback !== undefined, why: action.why }, 'operation re-planned');
+        void this.events.emit({ kind: 'replan', rule, message: `${journal.kind} ${journal.from} -> ${journal.to}: ${action.why}`, epoch: journal.epoch, nodes: [journal.from, journal.to] });
+        if (!(await this.leadership.guard([{ key: this.cluster.store.keys.journal, value: encode(journal) }]))) return;
+        await this.runOperation(journal);
+        return;
+      }
       case 'failover': {
         if (!published) return;
         const journal = startOperation({
@@ -211,7 +220,9 @@ export class LeaderDuties {
   private async runOperation(journal: Journal): Promise<void> {
     const outcome = await this.runner.run(journal);
     // A failed step is retried by the next tick (or leader); the runner writes a request's result with the operation's end.
-    if (outcome.ok) {
+    if (outcome.ok && outcome.rolledBack) {
+      this.cluster.log.warn({ op: journal.id, primary: outcome.published.name, why: outcome.journal.rollback?.why }, `${journal.kind} rolled back`);
+    } else if (outcome.ok) {
       // The operation re-pointed the other replicas: give them time to follow before the rejoin rule judges them.
       this.rejoiner.operationRepointed(journal.to);
       // Notifications, not steps: never awaited, so a slow or failing hook cannot hold the leader.

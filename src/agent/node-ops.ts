@@ -1,5 +1,7 @@
 import { replicationHostOf, type NodeConfig } from '../config/schema.js';
 import { containerState, disableRestart, execIn, killContainer, putFiles, runWithVolumesOf, signalAndWaitForExit, startContainer, stopContainer } from '../docker/engine.js';
+import { readFileFrom } from '../docker/read-file.js';
+import { parseControlFile } from '../postgres/control-file.js';
 import { describeError } from '../postgres/connection.js';
 import { CURRENT_TIMELINE_SQL } from '../postgres/timeline.js';
 import { isContainerNotRunning } from '../core/liveness.js';
@@ -46,34 +48,79 @@ export async function fence(cluster: ClusterContext, node: NodeConfig): Promise<
  * ignores the file, comes up read-only from standby.signal, and the rejoin rule
  * rebuilds it. Both files go in one archive: each archive call mounts the container.
  */
-export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig | null): Promise<void> {
+export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig | null): Promise<'written' | 'moot'> {
   const files: Record<string, string> = { 'standby.signal': '' };
   if (primary) {
     files['pg-failover.rebuild'] = [`PRIMARY_HOST=${replicationHostOf(primary)}`, `PRIMARY_PORT=${primary.replicationPort}`, `REPLICATION_SLOT=${cluster.slotOf(node)}`, ''].join('\n');
   }
-  await putFiles(cluster.engine(node), node.container, await cluster.pgdataOf(node), files);
+  const engine = cluster.engine(node);
+  try {
+    await putFiles(engine, node.container, await cluster.pgdataOf(node), files);
+    return 'written';
+  } catch (error) {
+    // A removed container (`docker rm -f`) has nothing to come back with: the files are moot,
+    // and waiting for them would keep the operation from ever publishing (issue 12, item 3).
+    if ((await containerState(engine, node.container)) === 'missing') return 'moot';
+    throw error;
+  }
+}
+
+/**
+ * Where the cleanly stopped old primary's WAL ends: the shutdown checkpoint recorded in its
+ * pg_control, read from the stopped container. Whatever path a switchover took (a query that
+ * failed before the stop, a leader that resumed after it), the target is checked against this.
+ */
+export async function shutdownCheckpointOf(cluster: ClusterContext, node: NodeConfig): Promise<bigint> {
+  const engine = cluster.engine(node);
+  const state = await containerState(engine, node.container);
+  if (!isContainerNotRunning(state)) throw new Error(`${node.name} is ${state}: its final WAL position can be read only while it is stopped`);
+  const control = parseControlFile(await readFileFrom(engine, node.container, `${await cluster.pgdataOf(node)}/global/pg_control`));
+  if (control.state !== 'shut down') throw new Error(`${node.name} did not shut down cleanly (pg_control says ${control.state}): the switchover cannot prove the target has all its WAL`);
+  return control.checkpointLsn;
+}
+
+/**
+ * Undoing a switchover: the old primary, stopped cleanly, starts again as the primary. Its
+ * standby.signal (written for a return as a standby) is removed by a helper container with
+ * its volumes, since a stopped container runs no command. Idempotent: a node already
+ * running as a primary is left as it is; one running as a standby is an error a person must see.
+ */
+export async function startAsPrimary(cluster: ClusterContext, node: NodeConfig, limitMs = 30_000): Promise<void> {
+  const engine = cluster.engine(node);
+  const pgdata = await cluster.pgdataOf(node);
+  if (isContainerNotRunning(await containerState(engine, node.container))) {
+    const removed = await runWithVolumesOf(engine, node.container, ['rm', '-f', `${pgdata}/standby.signal`], { timeoutMs: 30_000, requireMount: pgdata });
+    if (removed.exitCode !== 0) throw new Error(`removing standby.signal from ${node.name} exited ${removed.exitCode}: ${removed.stdout.trim()}`);
+    await startContainer(engine, node.container);
+  }
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    try {
+      const state = await replayState(cluster, node);
+      if (state.inRecovery) throw new Error(`${node.name} runs as a standby, not as the primary it was`);
+      await verifyWrite(cluster, node);
+      return;
+    } catch (error) {
+      if (error instanceof Error && /runs as a standby/.test(error.message)) throw error;
+      if (Date.now() > deadline) throw new Error(`${node.name} did not take a write within ${limitMs} ms of its start: ${describeError(error)}`);
+      await sleep(50);
+    }
+  }
 }
 
 /**
  * A clean (fast) shutdown: the walsenders ship all WAL, the shutdown checkpoint
  * included, and wait for connected standbys to confirm it before the server exits.
- * Returns the last WAL position seen before the stop. `prepareForReturn` must follow
- * before the operation publishes, so that the node can only come back as a standby.
+ * Where its WAL ends is read afterwards from pg_control (`shutdownCheckpointOf`).
+ * `prepareForReturn` must follow before the operation publishes, so that the node can
+ * only come back as a standby.
  */
-export async function stopCleanly(cluster: ClusterContext, node: NodeConfig): Promise<string | null> {
+export async function stopCleanly(cluster: ClusterContext, node: NodeConfig): Promise<void> {
   const engine = cluster.engine(node);
-  const [lsn] = await Promise.all([
-    cluster
-      .pool(node)
-      .query<{ lsn: string | null }>('SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn')
-      .then((result) => result.rows[0]?.lsn ?? null)
-      .catch(() => null),
-    disableRestart(engine, node.container).catch(() => undefined),
-  ]);
+  await disableRestart(engine, node.container);
   // SIGINT is PostgreSQL's fast shutdown; waiting for the process to exit, not for all of
   // `docker stop`, saves the engine's bookkeeping on the write-unavailability path.
   await signalAndWaitForExit(engine, node.container, 'SIGINT', 30_000).catch(() => stopContainer(engine, node.container, 30));
-  return lsn;
 }
 
 /** Starts a cleanly stopped old primary (it comes up as a standby) and points it at the new primary. */

@@ -1,4 +1,7 @@
-import { completeStep, isFinished, withError, withTargetLsn, type Journal, type StepName } from '../core/journal.js';
+import { completeStep, isFinished, replanTo, withError, withTargetLsn, type Journal, type StepName } from '../core/journal.js';
+import { rerankAfterFence } from '../core/operation-rescue.js';
+import { formatLsn } from '../core/lsn.js';
+import { freshObservations } from './fresh-positions.js';
 import { historyRecord } from '../dcs/history.js';
 import { encode, type RequestResult } from '../dcs/store.js';
 import type { AgentView, Published } from '../core/types.js';
@@ -6,7 +9,7 @@ import type { EndpointSwitcher } from './endpoints.js';
 import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { ClusterContext } from './cluster-context.js';
-import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, repoint, restartAsStandby, stopCleanly, verifyWrite } from './node-ops.js';
+import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, repoint, restartAsStandby, shutdownCheckpointOf, startAsPrimary, stopCleanly, verifyWrite } from './node-ops.js';
 import { parseLsn } from '../core/lsn.js';
 import { describeError } from '../postgres/connection.js';
 
@@ -17,7 +20,9 @@ export interface StepHooks {
   afterStep?: (step: StepName, journal: Journal) => Promise<void>;
 }
 
-export type OperationOutcome = { ok: true; journal: Journal; published: Published } | { ok: false; journal: Journal; error: string; lostLeadership: boolean };
+export type OperationOutcome =
+  | { ok: true; journal: Journal; published: Published; rolledBack: boolean }
+  | { ok: false; journal: Journal; error: string; lostLeadership: boolean };
 
 /**
  * Carries a journaled operation forward from whatever step it is at. Each step is
@@ -47,6 +52,11 @@ export class OperationRunner {
     let published: Published | null = null;
     while (!isFinished(journal)) {
       if (!this.leadership.isLeader()) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
+      if (journal.step === 'catch-up' && journal.kind === 'failover' && !journal.rollback) {
+        const reranked = await this.rerank(journal);
+        if (reranked === 'lost leadership') return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
+        journal = reranked;
+      }
       const step = journal.step;
       const began = Date.now();
       this.stepHooks.beforeStep?.(step, journal);
@@ -76,7 +86,7 @@ export class OperationRunner {
       void this.events?.emit({
         kind: isFinished(journal) ? 'operation-end' : 'step',
         rule: step,
-        message: isFinished(journal) ? `${journal.kind} ${journal.from} -> ${journal.to} finished` : `${journal.kind} ${journal.from} -> ${journal.to}: ${stepSentence(step, journal)}`,
+        message: isFinished(journal) ? `${journal.kind} ${journal.from} -> ${journal.to} ${journal.rollback ? `rolled back (${journal.rollback.why})` : 'finished'}` : `${journal.kind} ${journal.from} -> ${journal.to}: ${stepSentence(step, journal)}`,
         epoch: journal.epoch,
         nodes: [journal.from, journal.to],
         ...(journal.targetLsn ? { lsn: journal.targetLsn } : {}),
@@ -90,7 +100,34 @@ export class OperationRunner {
       await this.stepHooks.afterStep?.(step, journal);
     }
     published ??= await this.cluster.store.published();
-    return { ok: true, journal, published: published! };
+    return { ok: true, journal, published: published!, rolledBack: journal.rollback !== undefined };
+  }
+
+  /**
+   * Item 5 of issue 12: the candidate was chosen on probes up to a second old, taken before
+   * the fence. Once the old primary is fenced, the positions are final: look again, and
+   * switch to a replica that holds more (recorded in the journal before anything else).
+   */
+  private async rerank(journal: Journal): Promise<Journal | 'lost leadership'> {
+    const published = await this.cluster.store.published();
+    if (published === null) return journal;
+    const observations = await freshObservations(this.cluster, journal.from, this.currentView());
+    const better = rerankAfterFence({
+      journal,
+      specs: this.cluster.specs(),
+      observations,
+      publishedTimeline: published.timeline,
+      lastKnownPrimaryLsn: null,
+      maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
+    });
+    if (better === null) return journal;
+    const replanned = replanTo(journal, better.to, better.why, Date.now());
+    if (!(await this.leadership.guard([{ key: this.cluster.store.keys.journal, value: encode(replanned) }]))) return 'lost leadership';
+    this.replayed = null;
+    this.marking = null;
+    this.cluster.log.warn({ op: journal.id, from: journal.to, to: better.to, why: better.why }, 'failover re-planned after the fence');
+    void this.events?.emit({ kind: 'replan', rule: 'catch-up', message: `failover ${journal.from} -> ${better.to} instead of ${journal.to}: ${better.why}`, epoch: journal.epoch, nodes: [journal.to, better.to] });
+    return replanned;
   }
 
   private node(name: string) {
@@ -120,17 +157,34 @@ export class OperationRunner {
       case 'stop-old': {
         // Clients wait in PgBouncer, instead of failing, until the new primary is published.
         await this.endpoints?.holdWrites('switchover');
-        const lsn = await stopCleanly(this.cluster, from);
+        await stopCleanly(this.cluster, from);
         this.marking = this.prepareReturn(journal);
         this.marking.catch(() => undefined);
-        return lsn ? { targetLsn: lsn } : {};
+        // The shutdown checkpoint is the last record the old primary wrote: the target must hold it.
+        return { targetLsn: formatLsn(await shutdownCheckpointOf(this.cluster, from)) };
       }
       case 'catch-up': {
-        // A switchover loses nothing: the target must hold everything the old primary wrote.
-        const atLeast = journal.kind === 'switchover' && journal.targetLsn ? parseLsn(journal.targetLsn) : null;
-        const lsn = atLeast === null && this.replayed ? await this.replayed : await awaitReplay(this.cluster, to, 10_000, atLeast);
+        if (journal.kind === 'switchover') {
+          // A switchover loses nothing: the target must have received past the old primary's
+          // shutdown checkpoint. On every path: a journal without it (resumed from an older
+          // agent's record) reads it again from the stopped old primary's pg_control.
+          const checkpoint = journal.targetLsn ? parseLsn(journal.targetLsn) : await shutdownCheckpointOf(this.cluster, from);
+          const lsn = await awaitReplay(this.cluster, to, 10_000, checkpoint + 1n);
+          return lsn ? { targetLsn: lsn } : {};
+        }
+        const lsn = this.replayed ? await this.replayed : await awaitReplay(this.cluster, to, 10_000);
         return lsn ? { targetLsn: lsn } : {};
       }
+      case 'fence-target':
+        // Undoing a switchover: a target whose promotion was attempted may run as a primary of its own.
+        if (journal.rollback?.targetPromoted) {
+          await fence(this.cluster, to);
+          await prepareForReturn(this.cluster, to, null);
+        }
+        return {};
+      case 'restart-old':
+        await startAsPrimary(this.cluster, from);
+        return {};
       case 'promote':
         await promote(this.cluster, to);
         return {};
@@ -191,12 +245,20 @@ export class OperationRunner {
    * primary follows without a re-clone).
    */
   private async prepareReturn(journal: Journal): Promise<void> {
-    await prepareForReturn(this.cluster, this.node(journal.from), journal.kind === 'failover' ? this.node(journal.to) : null);
+    const done = await prepareForReturn(this.cluster, this.node(journal.from), journal.kind === 'failover' ? this.node(journal.to) : null);
+    if (done === 'moot') {
+      this.cluster.log.warn({ node: journal.from }, 'the old primary\'s container is gone: nothing to prepare for its return');
+      void this.events?.emit({ kind: 'step', rule: journal.step, message: `${journal.from}'s container is gone (removed): standby.signal and the rebuild marker are moot`, epoch: journal.epoch, nodes: [journal.from] });
+    }
   }
 
   private async resultWrites(journal: Journal, published: Published | null): Promise<Array<{ key: string; value: string }>> {
     if (!journal.requestedBy.startsWith('cli:')) return [];
     const epoch = published?.epoch ?? (await this.cluster.store.published())?.epoch ?? journal.epoch;
+    if (journal.rollback) {
+      const undone: RequestResult = { id: journal.id, ok: false, from: journal.from, to: journal.to, epoch, kind: journal.kind, ms: null, error: `rolled back: ${journal.rollback.why}; ${journal.from} is the primary again` };
+      return [{ key: this.cluster.store.keys.requestResult(journal.id), value: encode(undone) }];
+    }
     // Writes are refused from the first step (fence or stop) until the new primary is published.
     const publishedStep = journal.completed.find((c) => c.step === 'publish');
     const result: RequestResult = {
@@ -252,6 +314,10 @@ function stepSentence(step: StepName, journal: Journal): string {
       return `${journal.from} restarted as a standby of ${journal.to}`;
     case 'repoint-replicas':
       return 'the other replicas re-pointed';
+    case 'fence-target':
+      return journal.rollback?.targetPromoted ? `${journal.to} fenced: its promotion was attempted` : `${journal.to} left as it is: it was not promoted`;
+    case 'restart-old':
+      return `${journal.from} is the primary again`;
     case 'done':
       return 'done';
   }

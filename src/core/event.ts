@@ -9,6 +9,7 @@ export type EventKind =
   | 'operation-start'
   | 'step'
   | 'step-failed'
+  | 'replan'
   | 'operation-end'
   | 'repoint'
   | 'rejoin'

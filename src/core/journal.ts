@@ -13,6 +13,8 @@ export type StepName =
   | 'publish'
   | 'rejoin-old'
   | 'repoint-replicas'
+  | 'fence-target'
+  | 'restart-old'
   | 'done';
 
 export interface CompletedStep {
@@ -38,6 +40,26 @@ export interface Journal {
   completed: CompletedStep[];
   targetLsn?: string;
   error?: string;
+  /** Every time the leader chose another target for this operation, oldest first. */
+  replans?: Replan[];
+  /** Set when a switchover that cannot complete without loss is being undone. */
+  rollback?: Rollback;
+}
+
+/** The operation's target was replaced: it died, or a fresher ranking found a more advanced replica. */
+export interface Replan {
+  at: number;
+  abandoned: string;
+  to: string;
+  why: string;
+}
+
+/** A switchover being undone: the old primary, stopped cleanly, comes back as the primary. */
+export interface Rollback {
+  at: number;
+  why: string;
+  /** Whether the target may have been promoted (its promote was attempted): then it is fenced first. */
+  targetPromoted: boolean;
 }
 
 // A failover fences the old primary (it may be alive behind a partition); a
@@ -62,8 +84,12 @@ const SWITCHOVER_STEPS: readonly StepName[] = [
   'done',
 ];
 
+// A switchover that cannot complete without loss is undone: nothing was published, so
+// the old primary (stopped cleanly, holding every acknowledged write) is the primary again.
+const ROLLBACK_STEPS: readonly StepName[] = ['fence-target', 'restart-old', 'done'];
+
 /** Each step with the plans it belongs to and what it does, for `failover rules` and the docs. */
-export const STEP_TABLE: ReadonlyArray<{ step: StepName; kinds: OperationKind[]; comment: string }> = [
+export const STEP_TABLE: ReadonlyArray<{ step: StepName; kinds: Array<OperationKind | 'rollback'>; comment: string }> = [
   { step: 'fence-old', kinds: ['failover'], comment: 'kill the old primary and verify it is not running (it may be alive behind a partition); hold the write endpoint' },
   { step: 'stop-old', kinds: ['switchover'], comment: 'pause the write endpoint and stop the old primary cleanly, so it ships all its WAL; record its final position' },
   { step: 'catch-up', kinds: ['failover', 'switchover'], comment: 'let the candidate replay what it received (a switchover: at least the old primary\'s final position)' },
@@ -72,11 +98,54 @@ export const STEP_TABLE: ReadonlyArray<{ step: StepName; kinds: OperationKind[];
   { step: 'publish', kinds: ['failover', 'switchover'], comment: 'publish the new primary with the next epoch and record the history, in one leader-guarded transaction' },
   { step: 'rejoin-old', kinds: ['switchover'], comment: 'restart the old primary as a standby of the new one (no re-clone: it stopped at a position the new primary has)' },
   { step: 'repoint-replicas', kinds: ['failover', 'switchover'], comment: 'point the other replicas at the new primary in place; one that cannot be is left to the rejoin rule' },
-  { step: 'done', kinds: ['failover', 'switchover'], comment: 'the journal is removed and a requested operation\'s result written, in one transaction' },
+  { step: 'fence-target', kinds: ['rollback'], comment: 'a switchover being undone: fence the target if its promotion was attempted (it is not published, so no client wrote to it)' },
+  { step: 'restart-old', kinds: ['rollback'], comment: 'remove standby.signal from the cleanly stopped old primary, start it and wait until it takes a write: it is the published primary again' },
+  { step: 'done', kinds: ['failover', 'switchover', 'rollback'], comment: 'the journal is removed and a requested operation\'s result written, in one transaction' },
 ];
 
 export function stepsOf(kind: OperationKind): StepName[] {
   return [...(kind === 'failover' ? FAILOVER_STEPS : SWITCHOVER_STEPS)];
+}
+
+/** The steps this journal runs: its kind's, or the rollback's once it is being undone. */
+export function planOf(journal: Pick<Journal, 'kind' | 'rollback'>): StepName[] {
+  return journal.rollback ? [...ROLLBACK_STEPS] : stepsOf(journal.kind);
+}
+
+/** Whether the new primary has been published (after that, the operation only rolls forward). */
+export function isPublished(journal: Journal): boolean {
+  return journal.completed.some((c) => c.step === 'publish');
+}
+
+/** The step that took the old primary out of service: the fence of a failover, the stop of a switchover. */
+const FIRST_STEP: Record<OperationKind, StepName> = { failover: 'fence-old', switchover: 'stop-old' };
+
+/**
+ * Give the operation another target. What the old primary went through (fenced or stopped)
+ * stays done; everything after it starts again for the new target. A switchover keeps the
+ * old primary's final position: the new target must reach it too.
+ */
+export function replanTo(journal: Journal, to: string, why: string, now: number): Journal {
+  const kept = journal.completed.filter((c) => c.step === FIRST_STEP[journal.kind]);
+  const { error: _error, targetLsn, rollback: _rollback, ...rest } = journal;
+  const step: StepName = kept.length > 0 ? 'catch-up' : FIRST_STEP[journal.kind];
+  return {
+    ...rest,
+    ...(journal.kind === 'switchover' && targetLsn !== undefined ? { targetLsn } : {}),
+    to,
+    step,
+    completed: kept,
+    updatedAt: now,
+    replans: [...(journal.replans ?? []), { at: now, abandoned: journal.to, to, why }],
+  };
+}
+
+/** Undo a switchover that has not published: its target may have been promoted once its promote was attempted. */
+export function rollBack(journal: Journal, why: string, now: number): Journal {
+  const { error: _error, ...rest } = journal;
+  const steps = stepsOf(journal.kind);
+  const targetPromoted = journal.step === 'done' || steps.indexOf(journal.step) >= steps.indexOf('promote');
+  return { ...rest, step: ROLLBACK_STEPS[0]!, updatedAt: now, rollback: { at: now, why, targetPromoted } };
 }
 
 /** What starts an operation: the journal's identity, and the time it starts. */
@@ -112,11 +181,11 @@ export function completeStep(journal: Journal, step: StepName, now: number): Ste
   if (step !== journal.step) {
     return { ok: false, reason: `operation ${journal.id} is at step ${journal.step}, not ${step}` };
   }
-  const steps = stepsOf(journal.kind);
+  const steps = planOf(journal);
   const at = steps.indexOf(step);
   // indexOf's -1 would otherwise "advance" a foreign step to the plan's first one.
   const next = at < 0 ? undefined : steps[at + 1];
-  if (next === undefined) return { ok: false, reason: `step ${step} does not belong to a ${journal.kind}` };
+  if (next === undefined) return { ok: false, reason: `step ${step} does not belong to a ${journal.rollback ? 'rollback' : journal.kind}` };
   const previousAt = journal.completed.at(-1)?.at ?? journal.startedAt;
   const done: CompletedStep = { step, at: now, ms: Math.max(0, now - previousAt) };
   // The error described a failed attempt at this step; it succeeded now.

@@ -4,7 +4,8 @@
 // behaviour is a new row with its own test, not one more branch in decide().
 import { chooseCandidate } from './candidate.js';
 import type { PrimaryVerdict } from './detector.js';
-import { isFinished, type Journal } from './journal.js';
+import { isFinished, replanTo, rollBack, type Journal } from './journal.js';
+import { rescueOf, type Rescue } from './operation-rescue.js';
 import { isLiveView, isReachable, isWritablePrimary } from './liveness.js';
 import { planPromote, type PromotePlan } from './promote-request.js';
 import { replicasToRejoin } from './rejoin.js';
@@ -13,6 +14,8 @@ import type { AgentView, Lsn, NodeObservation, NodeSpec, Published, Timings } fr
 
 export type Action =
   | { type: 'resume'; journal: Journal }
+  /** The unfinished operation changes course (another target, or a switchover undone): record `journal`, then run it. */
+  | { type: 'replan'; journal: Journal; why: string }
   | { type: 'failover'; from: string; to: string; reason: string; position: Lsn }
   | { type: 'bootstrap'; node: string }
   | { type: 'fence'; node: string; reason: string }
@@ -147,6 +150,23 @@ const verdictIs = (s: Situation, ...kinds: Array<PrimaryVerdict['kind']>): boole
 const reasonOf = (v: PrimaryVerdict): string => ('reason' in v ? v.reason : v.kind);
 const withFences = (s: Situation, actions: Action[] = [], notes: string[] = []): Outcome => ({ actions: [...s.fences, ...actions], notes });
 
+export const DEFAULT_STEP_DEADLINE_MS = 20_000;
+
+function rescue(s: Situation): Rescue | null {
+  const journal = unfinished(s);
+  if (journal === null || s.published === null) return null;
+  return rescueOf({
+    now: s.now,
+    journal,
+    specs: s.specs,
+    observations: s.observations,
+    publishedTimeline: s.published.timeline,
+    lastKnownPrimaryLsn: parseDecimalLsn(s.published.lastLsn),
+    maxLagBytes: s.maxLagBytes,
+    stepDeadlineMs: s.timings.stepDeadlineMs ?? DEFAULT_STEP_DEADLINE_MS,
+  });
+}
+
 function rejoinsOf(s: Situation) {
   return replicasToRejoin({
     now: s.now,
@@ -206,13 +226,39 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
+    id: 'replan-failover',
+    when: 'an unpublished failover\'s target is down (container exited, dead or gone) or its step has failed for longer than the step deadline, and another safe candidate exists',
+    then: 'continue the failover with the most advanced other candidate (the fence stays done); the abandoned target, should it run as a primary, is fenced as a stray',
+    why: 'every operation can end: waiting for a dead target keeps writes held for ever, and nothing was published, so no client wrote to it',
+    matches: (s) => rescue(s)?.kind === 'replan',
+    decide: (s) => {
+      const found = rescue(s) as Extract<Rescue, { kind: 'replan' }>;
+      const journal = replanTo(unfinished(s)!, found.to, found.why, s.now);
+      return withFences(s, [{ type: 'replan', journal, why: `${found.why}; ${journal.to} takes over the failover` }]);
+    },
+  },
+  {
+    id: 'roll-back-switchover',
+    when: 'an unpublished switchover\'s target is down or its step has failed for longer than the step deadline',
+    then: 'undo it: fence the target if its promotion was attempted, and start the cleanly stopped old primary as the primary again',
+    why: 'the old primary stopped cleanly with every acknowledged write and nothing was published: undoing loses nothing, waiting keeps writes held',
+    matches: (s) => rescue(s)?.kind === 'roll-back',
+    decide: (s) => {
+      const found = rescue(s)!;
+      return withFences(s, [{ type: 'replan', journal: rollBack(unfinished(s)!, found.why, s.now), why: `switchover rolled back: ${found.why}` }]);
+    },
+  },
+  {
     id: 'resume-operation',
     when: 'an operation (failover or switchover) is journaled and not finished',
-    then: 'resume it at its current step; decide nothing new',
+    then: 'resume it at its current step; decide nothing new (say why when its target is lost and nothing else is safe)',
     why: 'safety rule 5: a half-done operation is rolled forward before anything else',
     matches: (s) => unfinished(s) !== null,
     // Fences first: the leader carries actions out in order, and an operation can take seconds.
-    decide: (s) => withFences(s, [{ type: 'resume', journal: unfinished(s)! }]),
+    decide: (s) => {
+      const stuck = rescue(s);
+      return withFences(s, [{ type: 'resume', journal: unfinished(s)! }], stuck?.kind === 'stuck' ? [`operation stuck at ${unfinished(s)!.step}: ${stuck.why}`] : []);
+    },
   },
   {
     id: 'bootstrap-single-primary',

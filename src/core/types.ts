@@ -64,6 +64,8 @@ export interface Timings {
   failureTimeMs: number;
   /** An agent view older than this is not counted as a live agent. */
   viewStaleMs: number;
+  /** An operation step failing for longer than this since the last progress gives up its target (default 20 s). */
+  stepDeadlineMs?: number;
 }
 
 export interface Published {

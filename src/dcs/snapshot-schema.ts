@@ -24,7 +24,7 @@ export const publishedSchema = z.looseObject({
   lastLsn: decimal.optional(),
 });
 
-const stepName = z.enum(['fence-old', 'stop-old', 'catch-up', 'promote', 'verify-write', 'publish', 'rejoin-old', 'repoint-replicas', 'done']);
+const stepName = z.enum(['fence-old', 'stop-old', 'catch-up', 'promote', 'verify-write', 'publish', 'rejoin-old', 'repoint-replicas', 'fence-target', 'restart-old', 'done']);
 
 export const journalSchema = z.looseObject({
   id: z.string().min(1).max(200),
@@ -40,6 +40,8 @@ export const journalSchema = z.looseObject({
   completed: z.array(z.looseObject({ step: stepName, at: count, ms: count })),
   targetLsn: pgLsn.optional(),
   error: z.string().optional(),
+  replans: z.array(z.looseObject({ at: count, abandoned: name, to: name, why: z.string() })).optional(),
+  rollback: z.looseObject({ at: count, why: z.string(), targetPromoted: z.boolean() }).optional(),
 });
 
 export const pauseSchema = z.looseObject({ since: z.string(), by: z.string() });

@@ -66,6 +66,25 @@ export function toProbe(row: ProbeRow): SqlProbe {
   };
 }
 
+/** One probe over a pool's or client's connection, bounded by `timeoutMs`; never throws. */
+export async function probeOnce(queryable: Pick<pg.Pool, 'query'>, timeoutMs: number): Promise<SqlProbe | SqlFailure> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const result = await Promise.race([
+      queryable.query<ProbeRow>(PROBE_SQL),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`probe took longer than ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    const row = result.rows[0];
+    return row ? toProbe(row) : { ok: false, error: 'probe returned no row' };
+  } catch (error) {
+    return { ok: false, error: describeError(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Keeps one connection per node and probes over it. Any failure discards the
  * connection: after a timeout it may be stuck on a frozen server.

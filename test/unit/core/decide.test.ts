@@ -51,6 +51,20 @@ const finishedJournal: Journal = stepsOf('failover').slice(0, -1).reduce<Journal
   return result.journal;
 }, failoverJournal);
 
+const advance = (journal: Journal, steps: Journal['step'][], at: number): Journal =>
+  steps.reduce<Journal>((j, step) => {
+    const result = completeStep(j, step, at);
+    if (!result.ok) throw new Error(result.reason);
+    return result.journal;
+  }, journal);
+/** A failover past its fence, waiting for replica-1 to catch up. */
+const fencedFailover = advance(failoverJournal, ['fence-old'], NOW - 900);
+const switchoverJournal = startOperation({
+  id: 'op-8', kind: 'switchover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'planned switchover to replica-1', requestedBy: 'cli:ops', now: NOW - 1_000,
+});
+const stoppedSwitchover = advance(switchoverJournal, ['stop-old'], NOW - 900);
+const deadTarget = downObs('replica-1', { container: 'exited' });
+
 const fence = (node: string): Action => ({ type: 'fence', node, reason: expect.stringContaining(`${node} accepts writes`) as unknown as string });
 const rejoin = (node: string, why: RegExp): Action => ({ type: 'rejoin', node, reason: expect.stringMatching(why) as unknown as string });
 
@@ -113,6 +127,50 @@ describe('decide', () => {
       by: 'resume-operation',
       input: input({ views: ownView(killed, primaryObs('replica-1'), replicaObs('replica-2', { streaming: false })), journal: promotedNotPublished }),
       actions: [{ type: 'resume', journal: promotedNotPublished }],
+    },
+    // Every operation can end (issue 12, item 3).
+    {
+      rule: 'a failover whose target died after the fence continues with the other replica',
+      by: 'replan-failover',
+      input: input({ views: ownView(killed, deadTarget, replicaObs('replica-2', { lsn: BASE - 10n, streaming: false })), journal: fencedFailover }),
+      actions: [{ type: 'replan', journal: expect.objectContaining({ to: 'replica-2', step: 'catch-up', completed: fencedFailover.completed, replans: [expect.objectContaining({ abandoned: 'replica-1', to: 'replica-2' })] }) as unknown as Journal, why: expect.stringMatching(/^the target replica-1 is down \(container exited\); replica-2 takes over the failover$/) as unknown as string }],
+    },
+    {
+      rule: 'a failover whose step has failed for longer than the step deadline gives up its target, even a running one',
+      by: 'replan-failover',
+      input: input({ now: NOW + 30_000, views: [view('agent-1', [killed, ...orphans], NOW + 30_000)], journal: { ...fencedFailover, error: 'promote: still in recovery' } }),
+      actions: [{ type: 'replan', journal: expect.objectContaining({ to: 'replica-2', step: 'catch-up' }) as unknown as Journal, why: expect.stringMatching(/^step catch-up has failed for 30900 ms \(deadline 20000 ms\): promote: still in recovery/) as unknown as string }],
+    },
+    {
+      rule: 'a failing step within the deadline is retried',
+      by: 'resume-operation',
+      input: input({ views: ownView(killed, ...orphans), journal: { ...fencedFailover, error: 'catch-up: connection refused' } }),
+      actions: [{ type: 'resume', journal: { ...fencedFailover, error: 'catch-up: connection refused' } }],
+    },
+    {
+      rule: 'a failover whose target died with no other safe candidate keeps trying and says why',
+      by: 'resume-operation',
+      input: input({ views: ownView(killed, deadTarget, downObs('replica-2', { container: 'exited' })), journal: fencedFailover }),
+      actions: [{ type: 'resume', journal: fencedFailover }],
+      notes: [/^operation stuck at catch-up: the target replica-1 is down \(container exited\); no other target: .*replica-2 unreachable/],
+    },
+    {
+      rule: 'a published failover only rolls forward, whatever happens to its new primary',
+      by: 'resume-operation',
+      input: input({ views: ownView(killed, deadTarget, replicaObs('replica-2', { streaming: false })), journal: advance(fencedFailover, ['catch-up', 'promote', 'verify-write', 'publish'], NOW - 100) }),
+      actions: [{ type: 'resume', journal: advance(fencedFailover, ['catch-up', 'promote', 'verify-write', 'publish'], NOW - 100) }],
+    },
+    {
+      rule: 'a switchover whose target died is undone: the old primary comes back',
+      by: 'roll-back-switchover',
+      input: input({ views: ownView(downObs(PRIMARY, { container: 'exited' }), deadTarget, replicaObs('replica-2', { streaming: false })), journal: stoppedSwitchover }),
+      actions: [{ type: 'replan', journal: expect.objectContaining({ step: 'fence-target', to: 'replica-1', rollback: { at: NOW, why: 'the target replica-1 is down (container exited)', targetPromoted: false } }) as unknown as Journal, why: 'switchover rolled back: the target replica-1 is down (container exited)' }],
+    },
+    {
+      rule: 'a switchover stuck at catch-up past the deadline (the target lacks the old primary\'s last WAL) is undone',
+      by: 'roll-back-switchover',
+      input: input({ now: NOW + 30_000, views: [view('agent-1', [downObs(PRIMARY, { container: 'exited' }), ...orphans], NOW + 30_000)], journal: { ...stoppedSwitchover, error: 'catch-up: replica-1 received only up to 0/3000000' } }),
+      actions: [{ type: 'replan', journal: expect.objectContaining({ step: 'fence-target', rollback: expect.objectContaining({ targetPromoted: false }) }) as unknown as Journal, why: expect.stringMatching(/^switchover rolled back: step catch-up has failed for 30900 ms/) as unknown as string }],
     },
     {
       rule: 'a finished journal no longer holds decisions back',

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { completeStep, planOf, replanTo, rollBack, startOperation, type Journal } from '../../../src/core/journal.js';
+import { lastProgressAt, rerankAfterFence, rescueOf, type RescueInput } from '../../../src/core/operation-rescue.js';
+import { LAB_SPECS, MiB, NOW, PRIMARY, downObs, observations, replicaObs } from './fixtures.js';
+
+const BASE = 0x10000000n;
+const advance = (journal: Journal, steps: Journal['step'][], at: number): Journal =>
+  steps.reduce<Journal>((j, step) => {
+    const result = completeStep(j, step, at);
+    if (!result.ok) throw new Error(result.reason);
+    return result.journal;
+  }, journal);
+const failover = advance(startOperation({ id: 'op', kind: 'failover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'r', requestedBy: 'a', now: NOW - 1000 }), ['fence-old'], NOW - 900);
+const switchover = advance(startOperation({ id: 'op', kind: 'switchover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'r', requestedBy: 'cli:x', now: NOW - 1000 }), ['stop-old'], NOW - 900);
+
+function rescueInput(journal: Journal, extra: Partial<RescueInput> = {}): RescueInput {
+  return {
+    now: NOW,
+    journal,
+    specs: LAB_SPECS,
+    observations: observations(downObs(PRIMARY, { container: 'exited' }), replicaObs('replica-1', { lsn: BASE }), replicaObs('replica-2', { lsn: BASE - 8n })),
+    publishedTimeline: 1,
+    lastKnownPrimaryLsn: null,
+    maxLagBytes: 16n * MiB,
+    stepDeadlineMs: 20_000,
+    ...extra,
+  };
+}
+
+describe('replanTo', () => {
+  it('keeps the fence, restarts the rest for the new target and records why', () => {
+    const promoted = advance(failover, ['catch-up', 'promote'], NOW - 500);
+    const replanned = replanTo({ ...promoted, targetLsn: '0/3000000', error: 'verify-write: refused' }, 'replica-2', 'the target died', NOW);
+    expect(replanned).toMatchObject({ to: 'replica-2', step: 'catch-up', completed: failover.completed, replans: [{ at: NOW, abandoned: 'replica-1', to: 'replica-2', why: 'the target died' }] });
+    // A failover's target position belonged to the abandoned target; the error to its step.
+    expect(replanned.targetLsn).toBeUndefined();
+    expect(replanned.error).toBeUndefined();
+  });
+
+  it('a switchover keeps the old primary\'s final position: the new target must reach it too', () => {
+    expect(replanTo({ ...switchover, targetLsn: '0/3000000' }, 'replica-2', 'why', NOW).targetLsn).toBe('0/3000000');
+  });
+
+  it('before the fence, the new plan still starts with the fence', () => {
+    const fresh = startOperation({ id: 'op', kind: 'failover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'r', requestedBy: 'a', now: NOW });
+    expect(replanTo(fresh, 'replica-2', 'why', NOW)).toMatchObject({ step: 'fence-old', completed: [] });
+  });
+});
+
+describe('rollBack', () => {
+  it('runs the rollback plan, and fences the target only once its promotion was attempted', () => {
+    const undone = rollBack(switchover, 'target died', NOW);
+    expect(undone).toMatchObject({ step: 'fence-target', rollback: { at: NOW, why: 'target died', targetPromoted: false } });
+    expect(planOf(undone)).toEqual(['fence-target', 'restart-old', 'done']);
+    expect(rollBack(advance(switchover, ['catch-up'], NOW), 'x', NOW).rollback?.targetPromoted).toBe(true);
+  });
+
+  it('completes its own steps and refuses the switchover\'s', () => {
+    const undone = rollBack(switchover, 'x', NOW);
+    expect(completeStep(undone, 'catch-up', NOW)).toMatchObject({ ok: false });
+    const done = advance(undone, ['fence-target', 'restart-old'], NOW);
+    expect(done.step).toBe('done');
+  });
+});
+
+describe('rescueOf', () => {
+  it('nothing to rescue while the target runs and no step fails', () => {
+    expect(rescueOf(rescueInput(failover))).toBeNull();
+  });
+
+  it('a published operation only rolls forward', () => {
+    const published = advance(failover, ['catch-up', 'promote', 'verify-write', 'publish'], NOW);
+    expect(rescueOf(rescueInput(published, { observations: observations(downObs('replica-1', { container: 'missing' }), replicaObs('replica-2')) }))).toBeNull();
+  });
+
+  it('a removed target counts as down', () => {
+    expect(rescueOf(rescueInput(failover, { observations: observations(downObs('replica-1', { container: 'missing' }), replicaObs('replica-2')) }))).toEqual({ kind: 'replan', to: 'replica-2', why: 'the target replica-1 is down (container missing)' });
+  });
+
+  it('a paused target is not lost at once: it may thaw (the deadline decides)', () => {
+    expect(rescueOf(rescueInput(failover, { observations: observations(replicaObs('replica-1', { container: 'paused' }), replicaObs('replica-2')) }))).toBeNull();
+  });
+
+  it('the deadline counts from the last progress, a re-plan included', () => {
+    const replanned = replanTo(failover, 'replica-2', 'x', NOW + 5_000);
+    expect(lastProgressAt(replanned)).toBe(NOW + 5_000);
+    expect(rescueOf(rescueInput({ ...replanned, error: 'e' }, { now: NOW + 25_000 }))).toBeNull();
+    expect(rescueOf(rescueInput({ ...replanned, error: 'e' }, { now: NOW + 25_001 }))).toMatchObject({ kind: 'replan', to: 'replica-1' });
+  });
+
+  it('the new target is never on an older timeline than the published primary', () => {
+    const rescue = rescueOf(rescueInput(failover, { publishedTimeline: 2, observations: observations(downObs('replica-1', { container: 'exited' }), replicaObs('replica-2', { timeline: 1 })) }));
+    expect(rescue).toMatchObject({ kind: 'stuck', why: expect.stringMatching(/replica-2 on timeline 1, older than the published primary's timeline 2/) });
+  });
+});
+
+describe('rerankAfterFence', () => {
+  const at = (r1: bigint, r2: bigint) => observations(replicaObs('replica-1', { lsn: r1, streaming: false }), replicaObs('replica-2', { lsn: r2, streaming: false }));
+  const input = (obs: ReturnType<typeof at>, journal = failover) => ({ journal, specs: LAB_SPECS, observations: obs, publishedTimeline: 1, lastKnownPrimaryLsn: null, maxLagBytes: 16n * MiB });
+
+  it('keeps the target when nobody holds more', () => {
+    expect(rerankAfterFence(input(at(BASE, BASE)))).toBeNull();
+    expect(rerankAfterFence(input(at(BASE + 1n, BASE)))).toBeNull();
+  });
+
+  it('switches to a replica that received more before the fence', () => {
+    expect(rerankAfterFence(input(at(BASE, BASE + 300n)))).toEqual({ to: 'replica-2', why: 'after the fence, replica-2 holds more WAL than replica-1 (300 bytes more)' });
+  });
+
+  it('switches when the target is no longer eligible', () => {
+    const obs = observations(downObs('replica-1', { error: 'timeout' }), replicaObs('replica-2', { lsn: BASE, streaming: false }));
+    expect(rerankAfterFence(input(obs))).toMatchObject({ to: 'replica-2', why: expect.stringMatching(/replica-1 is no longer a safe candidate \(unreachable: timeout\)/) });
+  });
+
+  it('only at catch-up of a failover: never after the promotion, never in a switchover', () => {
+    expect(rerankAfterFence(input(at(BASE, BASE + 300n), advance(failover, ['catch-up'], NOW)))).toBeNull();
+    expect(rerankAfterFence(input(at(BASE, BASE + 300n), { ...switchover, step: 'catch-up' }))).toBeNull();
+  });
+});
