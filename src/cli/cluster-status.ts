@@ -16,6 +16,8 @@ export function renderStatus(status: ClusterStatus): string {
   const op = status.operation;
   if (op) {
     lines.push(`operation ${op.kind} ${op.from} -> ${op.to} (epoch ${op.epoch}) at step ${op.step} for ${seconds(op.stepMs)}, ${seconds(op.elapsedMs)} in all${op.error ? `; last error: ${op.error}` : ''}`);
+    for (const replan of op.replans) lines.push(`  re-planned: ${replan.to} instead of ${replan.abandoned} (${replan.why})`);
+    if (op.rollback) lines.push(`  rolling back: ${op.rollback}`);
   }
   const header = ['NODE', 'ROLE', 'REACHABLE', 'TL', 'LSN', 'LAG', 'STREAMING'];
   const rows = status.nodes.map((n) => [

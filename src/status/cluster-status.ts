@@ -23,6 +23,10 @@ export interface OperationStatus {
   stepMs: number;
   elapsedMs: number;
   error: string | null;
+  /** Set while a switchover is being undone: why. */
+  rollback: string | null;
+  /** Targets this operation gave up, oldest first, and why. */
+  replans: Array<{ abandoned: string; to: string; why: string }>;
 }
 
 export interface NodeStatus {
@@ -149,5 +153,7 @@ function operationStatus(journal: Journal, now: number): OperationStatus {
     stepMs: Math.max(0, now - stepSince),
     elapsedMs: Math.max(0, now - journal.startedAt),
     error: journal.error ?? null,
+    rollback: journal.rollback?.why ?? null,
+    replans: (journal.replans ?? []).map(({ abandoned, to, why }) => ({ abandoned, to, why })),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderStatus } from '../../../src/cli/cluster-status.js';
-import { completeStep, startOperation } from '../../../src/core/journal.js';
+import { completeStep, replanTo, rollBack, startOperation } from '../../../src/core/journal.js';
 import { summarise } from '../../../src/status/cluster-status.js';
 
 const NOW = 1_800_000_000_000;
@@ -21,9 +21,18 @@ describe('status explains itself', () => {
     if (!done.ok) throw new Error(done.reason);
     journal = { ...done.journal, error: 'catch-up: timed out' };
     const status = summarise({ ...base, verdict: null, journal });
-    expect(status.operation).toEqual({ id: 'op', kind: 'failover', from: 'pgsql', to: 'replica-1', epoch: 2, step: 'catch-up', stepMs: 1500, elapsedMs: 5000, error: 'catch-up: timed out' });
+    expect(status.operation).toEqual({ id: 'op', kind: 'failover', from: 'pgsql', to: 'replica-1', epoch: 2, step: 'catch-up', stepMs: 1500, elapsedMs: 5000, error: 'catch-up: timed out', rollback: null, replans: [] });
     expect(renderStatus(status)).toContain('operation failover pgsql -> replica-1 (epoch 2) at step catch-up for 1.5 s, 5.0 s in all; last error: catch-up: timed out');
     expect(summarise({ ...base, verdict: null }).operation).toBeNull();
+  });
+
+  it('shows a re-planned target and a rollback under way, with why', () => {
+    const start = startOperation({ id: 'op', kind: 'switchover', from: 'pgsql', to: 'replica-1', epoch: 2, reason: 'r', requestedBy: 'cli:x', now: NOW - 5000 });
+    const replanned = replanTo(start, 'replica-2', 'the target replica-1 is down (container exited)', NOW - 4000);
+    const undone = rollBack(replanned, 'the target replica-2 is down (container exited)', NOW - 1000);
+    const status = summarise({ ...base, verdict: null, journal: undone });
+    expect(status.operation).toMatchObject({ step: 'fence-target', rollback: 'the target replica-2 is down (container exited)', replans: [{ abandoned: 'replica-1', to: 'replica-2', why: 'the target replica-1 is down (container exited)' }] });
+    expect(renderStatus(status)).toContain('  re-planned: replica-2 instead of replica-1 (the target replica-1 is down (container exited))\n  rolling back: the target replica-2 is down (container exited)');
   });
 
   it('lists the last events, one line each', () => {
