@@ -10,6 +10,7 @@ import { Leadership } from '../../dcs/leadership.js';
 import { monotonicMs } from '../../time.js';
 import { createLogger } from '../../log.js';
 import { describeError } from '../../postgres/connection.js';
+import { watchReceiverTimeouts } from '../../postgres/receiver-settings.js';
 import { CliError, configOf } from '../context.js';
 
 export function registerAgent(program: Command): void {
@@ -42,12 +43,19 @@ export function registerAgent(program: Command): void {
       );
       const agent = new Agent(cluster, leadership, { agentId, helperLabels });
       await agent.start();
+      // The partition rule leans on each standby's wal_receiver_timeout: say so when it does not fit the timings.
+      const stopReceiverCheck = watchReceiverTimeouts(
+        config.nodes.map((n) => ({ node: n.name, endpoint: cluster.sqlEndpoint(n) })),
+        config.timings,
+        log,
+      );
       // The HTTP status and metrics server reads the agent's memory and etcd; it never acts.
       const http = config.http ? serveAgentHttp({ state: () => agent.state(), store: cluster.store, clusterName: config.cluster, nodes: config.nodes }, config.http, log) : null;
       log.info({ nodes: config.nodes.map((n) => n.name), timings: config.timings }, 'agent started');
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
           log.info({ signal }, 'stopping: resigning leadership');
+          stopReceiverCheck();
           // A stuck call must not keep a stopping agent alive: Docker would SIGKILL it later anyway.
           setTimeout(() => {
             log.warn('stop took longer than 5 s; exiting');
