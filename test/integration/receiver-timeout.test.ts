@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
+import { createEtcd } from '../../src/dcs/client.js';
+import { keysFor } from '../../src/dcs/keys.js';
+import { encode } from '../../src/dcs/store.js';
 import { checkReceiverTimeouts } from '../../src/postgres/receiver-settings.js';
+import { failoverCli, writeCliConfig } from '../support/cli.js';
 import { POSTGRES_PASSWORD, REPLICATION_PASSWORD, startCluster, type TestCluster } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
 
@@ -69,5 +73,20 @@ describe('wal_receiver_timeout is checked against the failure time', () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
     }
+  });
+
+  it('`failover health --json` lists it among the warnings, and the exit code is unchanged', async () => {
+    const etcd = createEtcd(config.etcd);
+    try {
+      await etcd.put(keysFor(config.etcd.prefix, config.cluster).primary).value(encode({ name: 'pgsql', host: '127.0.0.1', port: cluster.node('pgsql').port, epoch: 1, timeline: 1, since: new Date().toISOString() }));
+    } finally {
+      etcd.close();
+    }
+    const { file } = writeCliConfig(cluster);
+    const result = await failoverCli(['health', '--json', '--config', file], { FAILOVER_CONFIG: '', FAILOVER_ETCD: '', FAILOVER_CLUSTER: '' }, 30_000);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { healthy: boolean; warnings: string[] };
+    expect(report.healthy).toBe(true);
+    expect(report.warnings.filter((w) => w.includes('wal_receiver_timeout'))).toEqual([expect.stringMatching(/^replica-1: wal_receiver_timeout is 60000 ms, expected 1 to 3700 ms/)]);
   });
 });

@@ -9,6 +9,7 @@ import { describeEtcdError } from '../../dcs/client.js';
 import { LabAccess } from '../../drill/lab-access.js';
 import { describeError, sqlStateOf } from '../../postgres/connection.js';
 import { readReplicationSnapshotAt } from '../../postgres/replication-health.js';
+import { checkReceiverTimeouts } from '../../postgres/receiver-settings.js';
 import { CliError, openStore, printJson, type GlobalOptions } from '../context.js';
 
 interface HealthOptions {
@@ -54,6 +55,10 @@ export function registerHealth(program: Command): void {
         expected: config.nodes.filter((n) => n.name !== node.name).map((n) => ({ name: n.name, slot: slotNameOf(n.name) })),
         thresholds: { alertSeconds: options.maxLag },
       });
+      // A setting that voids the partition rule is a warning, not a replication fault: the exit code stays.
+      const reachable = config.nodes.filter((n) => n.hostPort !== undefined);
+      const settings = await checkReceiverTimeouts(reachable.map((n) => ({ node: n.name, endpoint: access.endpoint(n) })), config.timings, SQL_TIMEOUT_MS);
+      health.warnings.push(...settings.flatMap((s) => (s.problem === null ? [] : [s.problem])));
 
       if (options.json) printJson({ cluster: config.cluster, epoch: published.epoch, ...health });
       else if (options.verbose) {
