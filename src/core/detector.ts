@@ -38,7 +38,12 @@ export function assessPrimary(input: PrimaryAssessmentInput): PrimaryVerdict {
   const seen = own.nodes[primary];
   if (seen === undefined) return { kind: 'unknown', reason: `primary ${primary} is not in agent ${selfId}'s view` };
 
-  const failingForMs = failingFor(seen, now, views);
+  const failingForMs = failingFor(seen, now, views, input.publishedAt);
+  // Seen down only before it was (re)published: a rolled-back switchover's old primary was
+  // stopped a moment before it became the primary again. Not news; the next probe will tell.
+  if (isContainerNotRunning(seen.container) && input.publishedAt !== undefined && seen.at < input.publishedAt) {
+    return { kind: 'suspect', reason: `primary ${primary} was last seen ${seen.container}, before its publication; waiting for a newer look`, failingForMs };
+  }
   if (isContainerNotRunning(seen.container)) {
     return {
       kind: 'failed',
@@ -64,7 +69,7 @@ export function assessPrimary(input: PrimaryAssessmentInput): PrimaryVerdict {
   }
 
   const live = liveViews(views, now, timings.viewStaleMs);
-  const agreeing = live.filter((view) => seesDown(view.nodes[primary], timings.failureTimeMs)).length;
+  const agreeing = live.filter((view) => seesDown(view.nodes[primary], timings.failureTimeMs, input.publishedAt)).length;
   if (agreeing * 2 <= live.length) {
     return {
       kind: 'suspect',
@@ -95,18 +100,20 @@ export function assessPrimary(input: PrimaryAssessmentInput): PrimaryVerdict {
  * How long SQL has been failing, as this agent saw it. When it never saw the
  * primary answer, count from the oldest view we hold instead of from zero: a
  * primary we know nothing about must wait out the failure time like any other,
- * never be declared failed on the first probe.
+ * never be declared failed on the first probe. Never from before its publication.
  */
-function failingFor(seen: NodeObservation, now: number, views: readonly AgentView[]): number {
-  const since = seen.lastSqlOkAt ?? Math.min(...views.map((view) => view.at));
+function failingFor(seen: NodeObservation, now: number, views: readonly AgentView[], publishedAt: number | undefined): number {
+  const since = Math.max(seen.lastSqlOkAt ?? Math.min(...views.map((view) => view.at)), publishedAt ?? -Infinity);
   return Math.max(0, now - since);
 }
 
 /** One agent's vote that the primary is down: gone per Docker, or silent for the failure time. */
-function seesDown(observation: NodeObservation | undefined, failureTimeMs: number): boolean {
+function seesDown(observation: NodeObservation | undefined, failureTimeMs: number, publishedAt: number | undefined): boolean {
   if (observation === undefined) return false;
+  // Silence before the publication does not count (see failingFor).
+  if (publishedAt !== undefined && observation.at < publishedAt) return false;
   if (isContainerNotRunning(observation.container)) return true;
-  return !observation.sql.ok && observation.at - (observation.lastSqlOkAt ?? 0) >= failureTimeMs;
+  return !observation.sql.ok && observation.at - Math.max(observation.lastSqlOkAt ?? 0, publishedAt ?? 0) >= failureTimeMs;
 }
 
 /**

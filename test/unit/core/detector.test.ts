@@ -26,6 +26,19 @@ describe('assessPrimary right after a promotion', () => {
     expect(assess([view('agent-1', [probedBefore])], NOW - 100)).toEqual({ kind: 'healthy' });
     expect(assess([view('agent-1', [replicaObs(PRIMARY, { streaming: false, at: NOW - 50 })])], NOW - 100)).toMatchObject({ kind: 'read-only' });
   });
+
+  // A switchover rolled back re-publishes the old primary, which was stopped a moment ago: what the
+  // agents saw of it before that (container exited, SQL silent for seconds) is not news.
+  it('a container seen not running before the publication does not fail the primary', () => {
+    expect(assess([view('agent-1', [downObs(PRIMARY, { container: 'exited', at: NOW - 200 })])], NOW - 100)).toMatchObject({ kind: 'suspect' });
+    expect(assess([view('agent-1', [downObs(PRIMARY, { container: 'exited', at: NOW - 50 })])], NOW - 100)).toMatchObject({ kind: 'failed', cause: 'container-not-running' });
+  });
+
+  it('SQL silence counts from the publication at the earliest', () => {
+    const silent = (agent: string) => view(agent, [downObs(PRIMARY, { silentForMs: 60_000 })]);
+    expect(assess([silent('agent-1'), silent('agent-2'), silent('agent-3')], NOW - 1_000)).toMatchObject({ kind: 'suspect', failingForMs: 1_000 });
+    expect(assess([silent('agent-1'), silent('agent-2'), silent('agent-3')], NOW - 20_000)).toMatchObject({ kind: 'failed', cause: 'unreachable', failingForMs: 20_000 });
+  });
 });
 
 describe('assessPrimary', () => {

@@ -116,7 +116,8 @@ export function published(options: Partial<Published> = {}): Published {
     port: 5432,
     epoch: 1,
     timeline: 1,
-    since: '2024-01-01T00:00:00.000Z',
+    // Before every probe of the fixtures (their clock starts at 1970), as a real publication is.
+    since: new Date(0).toISOString(),
     ...options,
   };
 }
