@@ -96,6 +96,8 @@ export class ClusterContext {
   }
 
   /** PGDATA of a node's container (from its environment), looked up once. */
+  private readonly dataVolumes = new Map<string, { volume: string; image: string; pgdata: string }>();
+
   async pgdataOf(node: NodeConfig): Promise<string> {
     const known = this.pgdata.get(node.name);
     if (known) return known;
@@ -103,7 +105,16 @@ export class ClusterContext {
     const entry = (info.Config.Env ?? []).find((e) => e.startsWith('PGDATA='));
     const pgdata = entry ? entry.slice('PGDATA='.length) : '/var/lib/postgresql/data';
     this.pgdata.set(node.name, pgdata);
+    // Remembered while the container exists: after `docker rm -f` the volume outlives it, and
+    // compose would start a new container on it (see node-ops.prepareForReturn).
+    const volume = (info.Mounts ?? []).find((m) => m.Destination === pgdata && m.Type === 'volume' && m.Name);
+    if (volume?.Name) this.dataVolumes.set(node.name, { volume: volume.Name, image: info.Config.Image, pgdata });
     return pgdata;
+  }
+
+  /** The named volume holding a node's data directory, as last seen while its container existed. */
+  dataVolumeOf(node: NodeConfig): { volume: string; image: string; pgdata: string } | null {
+    return this.dataVolumes.get(node.name) ?? null;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { decide, type Action, type Decision } from '../core/decide.js';
-import { DEFAULT_STEP_DEADLINE_MS, type RequestDecision } from '../core/rules.js';
+import type { RequestDecision } from '../core/rules.js';
 import { startOperation, type Journal } from '../core/journal.js';
 import { EMPTY_STREAMING_WATCH, type StreamingWatch } from '../core/streaming-watch.js';
 import type { AgentView, Published } from '../core/types.js';
@@ -76,7 +76,7 @@ export class LeaderDuties {
       hostsOf: this.cluster.hostsOf(),
       views: [own, ...others],
       journal,
-      timings: { failureTimeMs: this.cluster.config.timings.failureTimeMs, viewStaleMs: this.cluster.config.timings.failureTimeMs, stepDeadlineMs: DEFAULT_STEP_DEADLINE_MS },
+      timings: { failureTimeMs: this.cluster.config.timings.failureTimeMs, viewStaleMs: this.cluster.config.timings.failureTimeMs, stepDeadlineMs: this.cluster.config.timings.stepDeadlineMs },
       maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
       streamingWatch: this.streamingWatch,
       unreadable: snapshot.unreadable.filter((u) => u.key === keys.primary || u.key === keys.journal).map((u) => `${u.key}: ${u.problem}`),
@@ -107,7 +107,11 @@ export class LeaderDuties {
   private keepConnectionsWarm(): void {
     if (Date.now() - this.warmedAt < 5000) return;
     this.warmedAt = Date.now();
-    for (const node of this.cluster.nodes) this.cluster.pool(node).query('SELECT 1').catch(() => undefined);
+    for (const node of this.cluster.nodes) {
+      this.cluster.pool(node).query('SELECT 1').catch(() => undefined);
+      // Learns (once) each node's data directory and volume while its container exists.
+      this.cluster.pgdataOf(node).catch(() => undefined);
+    }
   }
 
   /** A `failover promote` request the core judged: refused with its reason, or carried out as a journaled operation. */

@@ -1,6 +1,7 @@
 import { replicationHostOf, type NodeConfig } from '../config/schema.js';
 import { containerState, disableRestart, execIn, killContainer, putFiles, runWithVolumesOf, signalAndWaitForExit, startContainer, stopContainer } from '../docker/engine.js';
 import { readFileFrom } from '../docker/read-file.js';
+import { putFilesIntoVolume } from '../docker/volume-files.js';
 import { parseControlFile } from '../postgres/control-file.js';
 import { describeError } from '../postgres/connection.js';
 import { CURRENT_TIMELINE_SQL } from '../postgres/timeline.js';
@@ -48,7 +49,7 @@ export async function fence(cluster: ClusterContext, node: NodeConfig): Promise<
  * ignores the file, comes up read-only from standby.signal, and the rejoin rule
  * rebuilds it. Both files go in one archive: each archive call mounts the container.
  */
-export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig | null): Promise<'written' | 'moot'> {
+export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig | null): Promise<'written' | 'written-to-volume' | 'moot'> {
   const files: Record<string, string> = { 'standby.signal': '' };
   if (primary) {
     files['pg-failover.rebuild'] = [`PRIMARY_HOST=${replicationHostOf(primary)}`, `PRIMARY_PORT=${primary.replicationPort}`, `REPLICATION_SLOT=${cluster.slotOf(node)}`, ''].join('\n');
@@ -58,10 +59,14 @@ export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig
     await putFiles(engine, node.container, await cluster.pgdataOf(node), files);
     return 'written';
   } catch (error) {
-    // A removed container (`docker rm -f`) has nothing to come back with: the files are moot,
-    // and waiting for them would keep the operation from ever publishing (issue 12, item 3).
-    if ((await containerState(engine, node.container)) === 'missing') return 'moot';
-    throw error;
+    if ((await containerState(engine, node.container)) !== 'missing') throw error;
+    // A removed container (`docker rm -f`) leaves its named volume, on which compose would
+    // start a new container as a writable primary of the old timeline: the files go into the
+    // volume. With no volume known (or left), they are moot, and waiting for them would keep
+    // the operation from ever publishing (issue 12, item 3).
+    const data = cluster.dataVolumeOf(node);
+    if (data !== null && (await putFilesIntoVolume(engine, data, files))) return 'written-to-volume';
+    return 'moot';
   }
 }
 

@@ -79,7 +79,7 @@ export class OperationRunner {
       // A requested operation's result is written with its end, in one transaction: a leader that
       // dies right after cannot leave `failover promote` waiting for a result nobody writes.
       const recorded = isFinished(journal)
-        ? await this.leadership.guard([{ key: this.cluster.store.keys.journal, delete: true }, ...(await this.resultWrites(journal, published))])
+        ? await this.leadership.guard([{ key: this.cluster.store.keys.journal, delete: true }, ...(await this.resultWrites(journal, published)), ...(await this.republishWrites(journal))])
         : await this.leadership.guard([...writes, { key: this.cluster.store.keys.journal, value: encode(journal) }]);
       if (!recorded) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
       log.info({ step, ms: Date.now() - began, targetLsn: journal.targetLsn }, `step ${step} done`);
@@ -246,6 +246,9 @@ export class OperationRunner {
    */
   private async prepareReturn(journal: Journal): Promise<void> {
     const done = await prepareForReturn(this.cluster, this.node(journal.from), journal.kind === 'failover' ? this.node(journal.to) : null);
+    if (done === 'written-to-volume') {
+      void this.events?.emit({ kind: 'step', rule: journal.step, message: `${journal.from}'s container is gone (removed): standby.signal${journal.kind === 'failover' ? ' and the rebuild marker' : ''} written into its data volume, so a container created on it comes back as a standby`, epoch: journal.epoch, nodes: [journal.from] });
+    }
     if (done === 'moot') {
       this.cluster.log.warn({ node: journal.from }, 'the old primary\'s container is gone: nothing to prepare for its return');
       void this.events?.emit({ kind: 'step', rule: journal.step, message: `${journal.from}'s container is gone (removed): standby.signal and the rebuild marker are moot`, epoch: journal.epoch, nodes: [journal.from] });
@@ -271,6 +274,18 @@ export class OperationRunner {
       ms: publishedStep ? publishedStep.at - journal.startedAt : null,
     };
     return [{ key: this.cluster.store.keys.requestResult(journal.id), value: encode(result) }];
+  }
+
+  /**
+   * A rolled-back switchover's old primary is the primary again from now: `since` moves, so
+   * what the agents saw of it while it was stopped (exited, silent) does not fail it on the
+   * next tick (the detector ignores evidence older than the publication). Same epoch, same node.
+   */
+  private async republishWrites(journal: Journal): Promise<Array<{ key: string; value: string }>> {
+    if (!journal.rollback) return [];
+    const current = await this.cluster.store.published();
+    if (current === null || current.name !== journal.from) return [];
+    return [{ key: this.cluster.store.keys.primary, value: encode({ ...current, since: new Date().toISOString() }) }];
   }
 
   private publishWrites(journal: Journal, published: Published): Array<{ key: string; value: string }> {

@@ -137,9 +137,15 @@ export const configSchema = z
          * legitimately takes (promote waits up to 30 s for the end of recovery).
          */
         leaderProgressMs: z.number().int().min(1000).max(600_000).default(40_000),
+        /**
+         * An unpublished operation whose step keeps failing for this long since its last
+         * progress gives up its target: a failover continues with another replica, a
+         * switchover is undone (core/operation-rescue.ts). A dead target is given up at once.
+         */
+        stepDeadlineMs: z.number().int().min(1000).max(600_000).default(20_000),
       })
       .strict()
-      .default({ probeIntervalMs: 250, probeTimeoutMs: 800, failureTimeMs: 3000, leaseTtlSec: 3, rejoinGraceMs: 3000, leaderProgressMs: 40_000 }),
+      .default({ probeIntervalMs: 250, probeTimeoutMs: 800, failureTimeMs: 3000, leaseTtlSec: 3, rejoinGraceMs: 3000, leaderProgressMs: 40_000, stepDeadlineMs: 20_000 }),
     /**
      * How a standby is promoted: `pg_ctl` runs `pg_ctl promote` in its container through
      * Docker exec (the default; no SQL privilege needed beyond the probe's); `sql` calls

@@ -106,7 +106,7 @@ export async function inspectContainer(engine: Docker, container: string, limitM
   return withDeadline('inspect', container, limitMs, (abortSignal) => engine.getContainer(container).inspect({ abortSignal }));
 }
 
-function statusCode(error: unknown): number | undefined {
+export function statusCode(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'statusCode' in error ? Number((error as { statusCode: unknown }).statusCode) : undefined;
 }
 
