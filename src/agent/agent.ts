@@ -49,7 +49,7 @@ export class Agent {
   ) {
     this.observer = new Observer(cluster, options.agentId, Date.now(), () => this.edges.dockerFailed());
     this.views = new ViewPublisher(cluster, this.edges);
-    const endpoints = EndpointSwitcher.of(cluster);
+    const endpoints = EndpointSwitcher.of(cluster, () => leadership.isLeader());
     const events = new EventLog(cluster.etcd, cluster.store.keys, options.agentId, (error) => cluster.log.debug({ error: describeError(error) }, 'event not recorded'));
     this.leader = new LeaderDuties({
       id: options.agentId,
