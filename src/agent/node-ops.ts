@@ -71,6 +71,23 @@ export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig
 }
 
 /**
+ * A stopped node that still carries a rebuild marker (a fenced old primary that has not come
+ * back yet, or whose clone failed) would clone, at its next start, from the primary the marker
+ * names, which may be dead or no longer hold its slot by then. After a new publication the
+ * marker is pointed at the new primary, whose slot for the node is created first.
+ * Returns whether there was a marker to refresh.
+ */
+export async function refreshReturnMarker(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig): Promise<boolean> {
+  const engine = cluster.engine(node);
+  const pgdata = await cluster.pgdataOf(node);
+  const marker = await readFileFrom(engine, node.container, `${pgdata}/pg-failover.rebuild`).catch(() => null);
+  if (marker === null) return false;
+  await ensureSlot(cluster, primary, cluster.slotOf(node));
+  await prepareForReturn(cluster, node, primary);
+  return true;
+}
+
+/**
  * Where the cleanly stopped old primary's WAL ends: the shutdown checkpoint recorded in its
  * pg_control, read from the stopped container. Whatever path a switchover took (a query that
  * failed before the stop, a leader that resumed after it), the target is checked against this.

@@ -9,7 +9,9 @@ import type { EndpointSwitcher } from './endpoints.js';
 import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { ClusterContext } from './cluster-context.js';
-import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, repoint, restartAsStandby, shutdownCheckpointOf, startAsPrimary, stopCleanly, verifyWrite } from './node-ops.js';
+import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, refreshReturnMarker, repoint, restartAsStandby, shutdownCheckpointOf, startAsPrimary, stopCleanly, verifyWrite } from './node-ops.js';
+import { containerState } from '../docker/engine.js';
+import { isContainerNotRunning } from '../core/liveness.js';
 import { parseLsn } from '../core/lsn.js';
 import { describeError } from '../postgres/connection.js';
 
@@ -222,15 +224,21 @@ export class OperationRunner {
         await dropSlot(this.cluster, to, this.cluster.slotOf(to)).catch(() => undefined);
         // A replica that cannot be re-pointed now is left to the rejoin rule; the operation is not held back by it.
         await Promise.all(
-          others.map((replica) =>
-            repoint(this.cluster, replica, to).then(
+          others.map(async (replica) => {
+            // A node that is not running cannot be re-pointed; if it carries a rebuild marker, the marker must name this primary.
+            if (isContainerNotRunning(await containerState(this.cluster.engine(replica), replica.container))) {
+              const refreshed = await refreshReturnMarker(this.cluster, replica, to).catch(() => false);
+              if (refreshed) void this.events?.emit({ kind: 'repoint', rule: 'repoint-replicas', message: `${replica.name} is stopped: its rebuild marker now names ${to.name}`, epoch: journal.epoch, nodes: [replica.name, to.name] });
+              return;
+            }
+            await repoint(this.cluster, replica, to).then(
               () => void this.events?.emit({ kind: 'repoint', rule: 'repoint-replicas', message: `${replica.name} re-pointed at ${to.name}`, epoch: journal.epoch, nodes: [replica.name, to.name] }),
               (error) => {
                 this.cluster.log.warn({ node: replica.name, error: describeError(error) }, 're-point failed; rejoin will rebuild it');
                 void this.events?.emit({ kind: 'repoint', rule: 'repoint-replicas', message: `${replica.name} not re-pointed at ${to.name}: ${describeError(error)}; the rejoin rule takes over`, epoch: journal.epoch, nodes: [replica.name, to.name] });
               },
-            ),
-          ),
+            );
+          }),
         );
         return {};
       }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Journal } from '../../src/core/journal.js';
 import { execIn } from '../../src/docker/engine.js';
 import { readFileFrom } from '../../src/docker/read-file.js';
-import { docker, startCluster } from '../support/cluster.js';
+import { docker, startCluster, streamsFrom } from '../support/cluster.js';
 import { clusterPerTest, publishedOtherThan, startAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
 import { steadyWriter } from '../support/writer.js';
@@ -81,6 +81,26 @@ describe('every operation can end', () => {
     } finally {
       if (frozen !== null) await docker.getContainer(t.cluster.node(frozen).container).unpause().catch(() => undefined);
     }
+  });
+
+  it('a stopped old primary\'s rebuild marker follows every new primary, so it clones one that lives when it is started', async () => {
+    t.cluster = await startCluster({ replicas: 2 });
+    const c = t.cluster;
+    const running = (t.agents = await startAgents(c));
+    await docker.getContainer(c.node('pgsql').container).kill();
+    const second = await publishedOtherThan(running, 'pgsql', 30_000);
+    await eventually(async () => (await running.store.journal()) === null, 'the first failover ending', 30_000, 100);
+    // The third node must hold the second primary's timeline, or it is rightly no candidate.
+    const other = second.name === 'replica-1' ? 'replica-2' : 'replica-1';
+    await eventually(() => streamsFrom(c, other, second.name), `${other} streaming from ${second.name}`, 30_000, 100);
+    await docker.getContainer(c.node(second.name).container).kill();
+    const third = await publishedOtherThan(running, second.name, 30_000);
+    await eventually(async () => (await running.store.journal()) === null, 'the second failover ending', 30_000, 100);
+    expect(third.name).not.toBe('pgsql');
+    const marker = (await readFileFrom(docker, c.node('pgsql').container, '/var/lib/postgresql/data/pg-failover.rebuild')).toString();
+    expect(marker).toContain(`PRIMARY_HOST=${c.node(third.name).container}`);
+    await docker.getContainer(c.node('pgsql').container).start();
+    await eventually(() => streamsFrom(c, 'pgsql', third.name), `pgsql streaming from ${third.name}`, 60_000, 200);
   });
 
   it('a switchover whose target lacks the old primary\'s last WAL is rolled back, also when a new leader resumes it without the recorded position', async () => {
