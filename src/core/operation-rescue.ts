@@ -35,9 +35,14 @@ export function rescueOf(input: RescueInput): Rescue | null {
   // Once published, clients may have written to the new primary: the operation only rolls forward.
   // A rollback under way is the way out already.
   if (isPublished(journal) || journal.rollback !== undefined) return null;
-  const lost = targetLost(input);
-  if (lost === null) return null;
+  const found = targetLost(input);
+  if (found === null) return null;
+  const lost = found.why;
   if (journal.kind === 'switchover') return { kind: 'roll-back', why: lost };
+  // A fence that keeps failing (the old primary's engine does not answer) fails for any target.
+  if (journal.step === 'fence-old' && found.cause === 'deadline') {
+    return { kind: 'stuck', why: `${lost}; another target would not help: the old primary must be fenced first` };
+  }
   const chosen = chooseCandidate({
     specs: input.specs.filter((spec) => spec.name !== journal.to),
     observations: input.observations,
@@ -50,15 +55,15 @@ export function rescueOf(input: RescueInput): Rescue | null {
   return { kind: 'replan', to: chosen.name, why: lost };
 }
 
-/** Why the operation's target can no longer be counted on, or null. */
-function targetLost(input: RescueInput): string | null {
+/** Why the operation's target can no longer be counted on (it is down, or its step keeps failing), or null. */
+function targetLost(input: RescueInput): { cause: 'down' | 'deadline'; why: string } | null {
   const { journal, observations, now } = input;
   const target = observations[journal.to];
-  if (target !== undefined && isContainerNotRunning(target.container)) return `the target ${journal.to} is down (container ${target.container})`;
+  if (target !== undefined && isContainerNotRunning(target.container)) return { cause: 'down', why: `the target ${journal.to} is down (container ${target.container})` };
   if (journal.error === undefined) return null;
   const stalledMs = now - lastProgressAt(journal);
   if (stalledMs <= input.stepDeadlineMs) return null;
-  return `step ${journal.step} has failed for ${stalledMs} ms (deadline ${input.stepDeadlineMs} ms): ${journal.error}`;
+  return { cause: 'deadline', why: `step ${journal.step} has failed for ${stalledMs} ms (deadline ${input.stepDeadlineMs} ms): ${journal.error}` };
 }
 
 /** When the operation last moved: its start, its last completed step, or its last re-plan. */

@@ -88,6 +88,14 @@ describe('rescueOf', () => {
     expect(rescueOf(rescueInput({ ...replanned, error: 'e' }, { now: NOW + 25_001 }))).toMatchObject({ kind: 'replan', to: 'replica-1' });
   });
 
+  it('a fence that keeps failing is not mended by another target: the failover says it is stuck', () => {
+    const fresh = startOperation({ id: 'op', kind: 'failover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'r', requestedBy: 'a', now: NOW - 30_000 });
+    expect(rescueOf(rescueInput({ ...fresh, error: 'fence-old: docker kill of pgsql did not answer' }))).toEqual({
+      kind: 'stuck',
+      why: 'step fence-old has failed for 30000 ms (deadline 20000 ms): fence-old: docker kill of pgsql did not answer; another target would not help: the old primary must be fenced first',
+    });
+  });
+
   it('the new target is never on an older timeline than the published primary', () => {
     const rescue = rescueOf(rescueInput(failover, { publishedTimeline: 2, observations: observations(downObs('replica-1', { container: 'exited' }), replicaObs('replica-2', { timeline: 1 })) }));
     expect(rescue).toMatchObject({ kind: 'stuck', why: expect.stringMatching(/replica-2 on timeline 1, older than the published primary's timeline 2/) });
