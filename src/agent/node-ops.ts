@@ -87,6 +87,9 @@ export async function refreshReturnMarker(cluster: ClusterContext, node: NodeCon
   return true;
 }
 
+/** The old primary is down, but not from a clean shutdown: it crashed or was killed (see core's switchover-becomes-failover). */
+export class UncleanShutdownError extends Error {}
+
 /**
  * Where the cleanly stopped old primary's WAL ends: the shutdown checkpoint recorded in its
  * pg_control, read from the stopped container. Whatever path a switchover took (a query that
@@ -97,7 +100,7 @@ export async function shutdownCheckpointOf(cluster: ClusterContext, node: NodeCo
   const state = await containerState(engine, node.container);
   if (!isContainerNotRunning(state)) throw new Error(`${node.name} is ${state}: its final WAL position can be read only while it is stopped`);
   const control = parseControlFile(await readFileFrom(engine, node.container, `${await cluster.pgdataOf(node)}/global/pg_control`));
-  if (control.state !== 'shut down') throw new Error(`${node.name} did not shut down cleanly (pg_control says ${control.state}): the switchover cannot prove the target has all its WAL`);
+  if (control.state !== 'shut down') throw new UncleanShutdownError(`${node.name} did not shut down cleanly (pg_control says ${control.state}): the switchover cannot prove the target has all its WAL`);
   return control.checkpointLsn;
 }
 

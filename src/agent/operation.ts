@@ -9,7 +9,7 @@ import type { EndpointSwitcher } from './endpoints.js';
 import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { ClusterContext } from './cluster-context.js';
-import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, refreshReturnMarker, repoint, restartAsStandby, shutdownCheckpointOf, startAsPrimary, stopCleanly, verifyWrite } from './node-ops.js';
+import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, refreshReturnMarker, repoint, restartAsStandby, shutdownCheckpointOf, startAsPrimary, stopCleanly, UncleanShutdownError, verifyWrite } from './node-ops.js';
 import { containerState } from '../docker/engine.js';
 import { isContainerNotRunning } from '../core/liveness.js';
 import { parseLsn } from '../core/lsn.js';
@@ -70,6 +70,8 @@ export class OperationRunner {
         const message = describeError(error);
         log.warn({ step, error: message, ms: Date.now() - began }, 'operation step failed; it will be retried');
         void this.events?.emit({ kind: 'step-failed', rule: step, message: `${journal.kind} ${journal.from} -> ${journal.to}: ${step} failed: ${message}`, epoch: journal.epoch, nodes: [journal.from, journal.to], elapsedMs: Date.now() - began });
+        // Recorded for the core: a switchover whose old primary is found crashed becomes a failover.
+        if (step === 'stop-old' && error instanceof UncleanShutdownError) journal = { ...journal, oldPrimaryUnclean: true };
         journal = withError(journal, `${step}: ${message}`, Date.now());
         await this.leadership.guard([{ key: this.cluster.store.keys.journal, value: encode(journal) }]).catch(() => false);
         return { ok: false, journal, error: message, lostLeadership: false };

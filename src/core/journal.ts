@@ -44,6 +44,8 @@ export interface Journal {
   replans?: Replan[];
   /** Set when a switchover that cannot complete without loss is being undone. */
   rollback?: Rollback;
+  /** A switchover's stop found the old primary down without a clean shutdown (pg_control): it crashed or was killed. */
+  oldPrimaryUnclean?: boolean;
 }
 
 /** The operation's target was replaced: it died, or a fresher ranking found a more advanced replica. */
@@ -138,6 +140,16 @@ export function replanTo(journal: Journal, to: string, why: string, now: number)
     updatedAt: now,
     replans: [...(journal.replans ?? []), { at: now, abandoned: journal.to, to, why }],
   };
+}
+
+/**
+ * A switchover whose old primary went down before it could be stopped cleanly is a failover
+ * to the same target: fenced, then the candidate catches up with what it received. What the
+ * dead primary did not ship is lost as in any failover; waiting would not bring it back.
+ */
+export function asFailover(journal: Journal, why: string, now: number): Journal {
+  const { error: _error, targetLsn: _targetLsn, oldPrimaryUnclean: _unclean, ...rest } = journal;
+  return { ...rest, kind: 'failover', reason: `${journal.reason}; ${why}`, step: FIRST_STEP.failover, completed: [], updatedAt: now };
 }
 
 /** Undo a switchover that has not published: its target may have been promoted once its promote was attempted. */

@@ -25,6 +25,7 @@ export interface RescueInput {
 
 export type Rescue =
   | { kind: 'replan'; to: string; why: string }
+  | { kind: 'become-failover'; why: string }
   | { kind: 'roll-back'; why: string }
   /** The operation cannot go on as planned and nothing else is safe: it keeps trying, and says why. */
   | { kind: 'stuck'; why: string };
@@ -35,6 +36,11 @@ export function rescueOf(input: RescueInput): Rescue | null {
   // Once published, clients may have written to the new primary: the operation only rolls forward.
   // A rollback under way is the way out already.
   if (isPublished(journal) || journal.rollback !== undefined) return null;
+  // The primary died as the switchover began (killed, crashed): nothing to stop cleanly any
+  // more, and restarting it would undo what the operator asked for. Fence and fail over.
+  if (journal.kind === 'switchover' && journal.step === 'stop-old' && journal.oldPrimaryUnclean === true) {
+    return { kind: 'become-failover', why: `the old primary ${journal.from} went down before it stopped cleanly (pg_control: not shut down)` };
+  }
   const found = targetLost(input);
   if (found === null) return null;
   const lost = found.why;

@@ -4,7 +4,7 @@
 // behaviour is a new row with its own test, not one more branch in decide().
 import { chooseCandidate } from './candidate.js';
 import type { PrimaryVerdict } from './detector.js';
-import { isFinished, replanTo, rollBack, type Journal } from './journal.js';
+import { asFailover, isFinished, replanTo, rollBack, type Journal } from './journal.js';
 import { rescueOf, type Rescue } from './operation-rescue.js';
 import { isLiveView, isReachable, isWritablePrimary } from './liveness.js';
 import { planPromote, type PromotePlan } from './promote-request.js';
@@ -235,6 +235,18 @@ export const RULES: readonly Rule[] = [
       const found = rescue(s) as Extract<Rescue, { kind: 'replan' }>;
       const journal = replanTo(unfinished(s)!, found.to, found.why, s.now);
       return withFences(s, [{ type: 'replan', journal, why: `${found.why}; ${journal.to} takes over the failover` }]);
+    },
+  },
+  {
+    id: 'switchover-becomes-failover',
+    when: 'an unpublished switchover found its old primary down without a clean shutdown when it came to stop it',
+    then: 'continue as a failover to the same target: fence the old primary, let the target catch up with what it received, promote',
+    why: 'the primary crashed or was killed as the switchover began: there is nothing to stop cleanly, and a person asked for this target',
+    matches: (s) => rescue(s)?.kind === 'become-failover',
+    decide: (s) => {
+      const found = rescue(s)!;
+      const journal = asFailover(unfinished(s)!, found.why, s.now);
+      return withFences(s, [{ type: 'replan', journal, why: `${found.why}: the switchover continues as a failover to ${journal.to}` }]);
     },
   },
   {

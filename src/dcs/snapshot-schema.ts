@@ -42,6 +42,7 @@ export const journalSchema = z.looseObject({
   error: z.string().optional(),
   replans: z.array(z.looseObject({ at: count, abandoned: name, to: name, why: z.string() })).optional(),
   rollback: z.looseObject({ at: count, why: z.string(), targetPromoted: z.boolean() }).optional(),
+  oldPrimaryUnclean: z.boolean().optional(),
 });
 
 export const pauseSchema = z.looseObject({ since: z.string(), by: z.string() });

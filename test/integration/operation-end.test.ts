@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { Journal } from '../../src/core/journal.js';
 import { execIn } from '../../src/docker/engine.js';
@@ -101,6 +102,27 @@ describe('every operation can end', () => {
     expect(marker).toContain(`PRIMARY_HOST=${c.node(third.name).container}`);
     await docker.getContainer(c.node('pgsql').container).start();
     await eventually(() => streamsFrom(c, 'pgsql', third.name), `pgsql streaming from ${third.name}`, 60_000, 200);
+  });
+
+  it('the primary is killed as a switchover begins: it continues as a failover to the asked target', async () => {
+    t.cluster = await startCluster({ replicas: 2 });
+    const c = t.cluster;
+    let killed = false;
+    const running = (t.agents = await startAgents(c, {
+      config: { timings: { stepDeadlineMs: STEP_DEADLINE_MS } },
+      // Synchronous, so the kill lands before the step's clean stop: the stop finds it dead.
+      beforeStep: (_agent, step) => {
+        if (step !== 'stop-old' || killed) return;
+        killed = true;
+        execFileSync('docker', ['kill', c.node('pgsql').container], { stdio: 'ignore' });
+      },
+    }));
+    expect(await running.store.fileRequest({ id: 'crashed', target: 'replica-1', force: false, at: new Date().toISOString(), by: 'test' })).toBe(true);
+    const result = await eventually(() => running.store.result('crashed'), 'the promote result', STEP_DEADLINE_MS, 100);
+    expect(killed).toBe(true);
+    expect(result).toMatchObject({ ok: true, from: 'pgsql', to: 'replica-1', epoch: 2, kind: 'failover' });
+    expect(await running.store.published()).toMatchObject({ name: 'replica-1', epoch: 2 });
+    await expectWritable('replica-1');
   });
 
   it('a switchover whose target lacks the old primary\'s last WAL is rolled back, also when a new leader resumes it without the recorded position', async () => {

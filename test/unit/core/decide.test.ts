@@ -173,6 +173,12 @@ describe('decide', () => {
       actions: [{ type: 'replan', journal: expect.objectContaining({ step: 'fence-target', rollback: expect.objectContaining({ targetPromoted: false }) }) as unknown as Journal, why: expect.stringMatching(/^switchover rolled back: step catch-up has failed for 30900 ms/) as unknown as string }],
     },
     {
+      rule: 'a switchover whose old primary was found down, not cleanly stopped, becomes a failover to the same target',
+      by: 'switchover-becomes-failover',
+      input: input({ views: ownView(downObs(PRIMARY, { container: 'exited' }), ...orphans), journal: { ...switchoverJournal, error: 'stop-old: pgsql did not shut down cleanly', oldPrimaryUnclean: true } }),
+      actions: [{ type: 'replan', journal: expect.objectContaining({ kind: 'failover', to: 'replica-1', step: 'fence-old' }) as unknown as Journal, why: 'the old primary pgsql went down before it stopped cleanly (pg_control: not shut down): the switchover continues as a failover to replica-1' }],
+    },
+    {
       rule: 'a finished journal no longer holds decisions back',
       by: 'failed-failover',
       input: input({ views: ownView(killed, ...orphans), journal: finishedJournal }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { completeStep, planOf, replanTo, rollBack, startOperation, type Journal } from '../../../src/core/journal.js';
+import { asFailover, completeStep, planOf, replanTo, rollBack, startOperation, type Journal } from '../../../src/core/journal.js';
 import { lastProgressAt, rerankAfterFence, rescueOf, type RescueInput } from '../../../src/core/operation-rescue.js';
 import { LAB_SPECS, MiB, NOW, PRIMARY, downObs, observations, replicaObs } from './fixtures.js';
 
@@ -63,7 +63,24 @@ describe('rollBack', () => {
   });
 });
 
+describe('asFailover', () => {
+  it('starts the failover plan for the same target, from the fence, saying why', () => {
+    const started = startOperation({ id: 'op', kind: 'switchover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'planned switchover to replica-1', requestedBy: 'cli:x', now: NOW - 1000 });
+    const failover = asFailover({ ...started, error: 'stop-old: not clean', oldPrimaryUnclean: true }, 'pgsql went down', NOW);
+    expect(failover).toMatchObject({ id: 'op', kind: 'failover', to: 'replica-1', epoch: 2, step: 'fence-old', completed: [], reason: 'planned switchover to replica-1; pgsql went down', requestedBy: 'cli:x' });
+    expect(failover.error).toBeUndefined();
+    expect(failover.oldPrimaryUnclean).toBeUndefined();
+  });
+});
+
 describe('rescueOf', () => {
+  it('a switchover whose old primary went down before it stopped cleanly becomes a failover to the same target, at once', () => {
+    const crashed = { ...startOperation({ id: 'op', kind: 'switchover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'r', requestedBy: 'cli:x', now: NOW - 100 }), error: 'stop-old: pgsql did not shut down cleanly', oldPrimaryUnclean: true };
+    expect(rescueOf(rescueInput(crashed))).toEqual({ kind: 'become-failover', why: 'the old primary pgsql went down before it stopped cleanly (pg_control: not shut down)' });
+    // Without that finding (another stop-old failure), the usual deadline applies.
+    expect(rescueOf(rescueInput({ ...crashed, oldPrimaryUnclean: undefined }))).toBeNull();
+  });
+
   it('nothing to rescue while the target runs and no step fails', () => {
     expect(rescueOf(rescueInput(failover))).toBeNull();
   });
