@@ -7,6 +7,9 @@ import type { ClusterContext } from './cluster-context.js';
  * The leader's freshest look at every node but `except`, taken now (after a fence no more
  * WAL arrives, so the positions are final): one probe each over the warm pools, in parallel.
  * A node that does not answer now is unreachable now, whatever the agent's view last knew.
+ * Other agents' views are not asked: the leader promotes through its own connections, so a
+ * node it cannot reach is no target for it, and an older success seen elsewhere would keep
+ * a target that just froze.
  */
 export async function freshObservations(cluster: ClusterContext, except: string, view: AgentView | null): Promise<Record<string, NodeObservation>> {
   const nodes = cluster.nodes.filter((node) => node.name !== except);
