@@ -58,7 +58,7 @@ export class Agent {
       observer: this.observer,
       endpoints,
       events,
-      runner: new OperationRunner(cluster, leadership, this.stepProgress(), endpoints, () => this.observer.snapshot(Date.now()), events),
+      runner: new OperationRunner(cluster, leadership, this.stepProgress(), endpoints, () => this.observer.snapshot(Date.now()), events, (node) => this.observer.lastLsnOf(node)),
       rejoiner: new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader(), events),
       hooks: new RoleChangeHooks(cluster.config, cluster.log, process.env, events),
     });

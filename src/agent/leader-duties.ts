@@ -12,7 +12,7 @@ import { describeError } from '../postgres/connection.js';
 import { publishFirstPrimary } from './bootstrap.js';
 import type { ClusterContext } from './cluster-context.js';
 import type { EndpointSwitcher } from './endpoints.js';
-import { fence, prepareForReturn } from './node-ops.js';
+import { ensureSlot, fence, prepareForReturn } from './node-ops.js';
 import type { Observer } from './observer.js';
 import type { OperationRunner } from './operation.js';
 import type { Rejoiner } from './rejoiner.js';
@@ -207,7 +207,10 @@ export class LeaderDuties {
         await fence(this.cluster, node)
           .then(async (fenced) => {
             void this.events.emit({ kind: 'fence', rule: 'fence-stray-primary', message: `${action.node} fenced (verified ${fenced.verifiedAs}): ${action.reason}`, nodes: [action.node], ...(published ? { epoch: published.epoch } : {}) });
-            await prepareForReturn(this.cluster, node, null);
+            // A writable stray holds a fork: it may only come back as a clone of the published primary.
+            const primary = published ? this.cluster.node(published.name) : undefined;
+            if (primary) await ensureSlot(this.cluster, primary, this.cluster.slotOf(node)).catch(() => undefined);
+            await prepareForReturn(this.cluster, node, primary ?? null);
           })
           .catch((error) => {
             log.error({ node: action.node, error: describeError(error) }, 'fencing failed');

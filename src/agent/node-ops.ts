@@ -1,5 +1,5 @@
 import { replicationHostOf, type NodeConfig } from '../config/schema.js';
-import { containerState, disableRestart, execIn, killContainer, putFiles, runWithVolumesOf, signalAndWaitForExit, startContainer, stopContainer } from '../docker/engine.js';
+import { containerState, disableRestart, execIn, killContainer, putFiles, runWithVolumesOf, signalAndWaitForExit, startContainer, statusCode, stopContainer } from '../docker/engine.js';
 import { readFileFrom } from '../docker/read-file.js';
 import { putFilesIntoVolume } from '../docker/volume-files.js';
 import { parseControlFile } from '../postgres/control-file.js';
@@ -80,7 +80,11 @@ export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig
 export async function refreshReturnMarker(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig): Promise<boolean> {
   const engine = cluster.engine(node);
   const pgdata = await cluster.pgdataOf(node);
-  const marker = await readFileFrom(engine, node.container, `${pgdata}/pg-failover.rebuild`).catch(() => null);
+  // Only "no such file" means no marker: an engine that does not answer must not keep a stale one silently.
+  const marker = await readFileFrom(engine, node.container, `${pgdata}/pg-failover.rebuild`).catch((error: unknown) => {
+    if (statusCode(error) === 404) return null;
+    throw error;
+  });
   if (marker === null) return false;
   await ensureSlot(cluster, primary, cluster.slotOf(node));
   await prepareForReturn(cluster, node, primary);
@@ -140,12 +144,16 @@ export async function startAsPrimary(cluster: ClusterContext, node: NodeConfig, 
  * `prepareForReturn` must follow before the operation publishes, so that the node can
  * only come back as a standby.
  */
-export async function stopCleanly(cluster: ClusterContext, node: NodeConfig): Promise<void> {
+export async function stopCleanly(cluster: ClusterContext, node: NodeConfig): Promise<{ wasRunning: boolean }> {
   const engine = cluster.engine(node);
+  // Whether it was still running when we came to stop it: a primary that was already down
+  // crashed or was killed; one we stopped is ours to restart if its shutdown was not clean.
+  const wasRunning = !isContainerNotRunning(await containerState(engine, node.container));
   await disableRestart(engine, node.container);
   // SIGINT is PostgreSQL's fast shutdown; waiting for the process to exit, not for all of
   // `docker stop`, saves the engine's bookkeeping on the write-unavailability path.
   await signalAndWaitForExit(engine, node.container, 'SIGINT', 30_000).catch(() => stopContainer(engine, node.container, 30));
+  return { wasRunning };
 }
 
 /** Starts a cleanly stopped old primary (it comes up as a standby) and points it at the new primary. */

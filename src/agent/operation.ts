@@ -1,6 +1,6 @@
 import { completeStep, isFinished, replanTo, withError, withTargetLsn, type Journal, type StepName } from '../core/journal.js';
 import { rerankAfterFence } from '../core/operation-rescue.js';
-import { formatLsn } from '../core/lsn.js';
+import { formatLsn, maxLsn } from '../core/lsn.js';
 import { freshObservations } from './fresh-positions.js';
 import { historyRecord } from '../dcs/history.js';
 import { encode, type RequestResult } from '../dcs/store.js';
@@ -43,6 +43,8 @@ export class OperationRunner {
     private readonly endpoints: EndpointSwitcher | null = null,
     private readonly currentView: () => AgentView | null = () => null,
     private readonly events: EventLog | null = null,
+    /** The last WAL position this agent's probes saw on a node: after its loss, the yardstick for lag. */
+    private readonly lastLsnOf: (node: string) => bigint | null = () => null,
   ) {}
 
   async run(start: Journal): Promise<OperationOutcome> {
@@ -54,6 +56,11 @@ export class OperationRunner {
     let published: Published | null = null;
     while (!isFinished(journal)) {
       if (!this.leadership.isLeader()) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
+      if (journal.step === 'catch-up' && (journal.replans ?? []).some((r) => r.promoteAttempted && !r.fenced)) {
+        const fenced = await this.fenceAbandoned(journal);
+        if (fenced === 'lost leadership') return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
+        journal = fenced;
+      }
       if (journal.step === 'catch-up' && journal.kind === 'failover' && !journal.rollback) {
         const reranked = await this.rerank(journal);
         if (reranked === 'lost leadership') return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
@@ -108,6 +115,24 @@ export class OperationRunner {
   }
 
   /**
+   * A target given up after its promotion was attempted may run (or come back) as a fork of
+   * its own: it is fenced, with a rebuild marker so that it can only return as a clone, before
+   * another node is promoted. Recorded per target, so a new leader does not fence it twice.
+   */
+  private async fenceAbandoned(journal: Journal): Promise<Journal | 'lost leadership'> {
+    const pending = (journal.replans ?? []).filter((r) => r.promoteAttempted && !r.fenced);
+    for (const replan of pending) {
+      const node = this.node(replan.abandoned);
+      const fenced = await fence(this.cluster, node);
+      await prepareForReturn(this.cluster, node, this.node(journal.to));
+      void this.events?.emit({ kind: 'fence', rule: 'replan-failover', message: `${node.name} fenced (verified ${fenced.verifiedAs}): given up as the target after its promotion was attempted`, epoch: journal.epoch, nodes: [node.name] });
+    }
+    const next: Journal = { ...journal, replans: (journal.replans ?? []).map((r) => (pending.includes(r) ? { ...r, fenced: true } : r)) };
+    if (!(await this.leadership.guard([{ key: this.cluster.store.keys.journal, value: encode(next) }]))) return 'lost leadership';
+    return next;
+  }
+
+  /**
    * Item 5 of issue 12: the candidate was chosen on probes up to a second old, taken before
    * the fence. Once the old primary is fenced, the positions are final: look again, and
    * switch to a replica that holds more (recorded in the journal before anything else).
@@ -121,7 +146,9 @@ export class OperationRunner {
       specs: this.cluster.specs(),
       observations,
       publishedTimeline: published.timeline,
-      lastKnownPrimaryLsn: null,
+      // The old primary's and the target's last positions still count: a target that does not
+      // answer the fresh probe is left only for a replica within the lag limit of where it stood.
+      lastKnownPrimaryLsn: maxLsn(this.lastLsnOf(journal.from), this.lastLsnOf(journal.to)),
       maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
     });
     if (better === null) return journal;
@@ -161,11 +188,20 @@ export class OperationRunner {
       case 'stop-old': {
         // Clients wait in PgBouncer, instead of failing, until the new primary is published.
         await this.endpoints?.holdWrites('switchover');
-        await stopCleanly(this.cluster, from);
+        const { wasRunning } = await stopCleanly(this.cluster, from);
         this.marking = this.prepareReturn(journal);
         this.marking.catch(() => undefined);
         // The shutdown checkpoint is the last record the old primary wrote: the target must hold it.
-        return { targetLsn: formatLsn(await shutdownCheckpointOf(this.cluster, from)) };
+        const checkpoint = await shutdownCheckpointOf(this.cluster, from).catch((error: unknown) => {
+          // Found down without a clean shutdown it crashed (a failover follows); stopped by us and
+          // still not clean (a shutdown cut short), it holds every commit: the switchover rolls back.
+          // A retry (journal.error set) may find down what an earlier attempt stopped: that is ours too.
+          if (error instanceof UncleanShutdownError && (wasRunning || journal.error !== undefined)) {
+            throw new Error(`${error.message}; this switchover stopped it, so it is restarted rather than failed over`);
+          }
+          throw error;
+        });
+        return { targetLsn: formatLsn(checkpoint) };
       }
       case 'catch-up': {
         if (journal.kind === 'switchover') {

@@ -69,7 +69,7 @@ function situationOf(input: DecideInput): Situation {
   const verdict =
     published === null
       ? null
-      : assessPrimary({ now, selfId: input.selfId, primary: published.name, primaryHosts, views: input.views, timings, ...publishedAtOf(published) });
+      : assessPrimary({ now, selfId: input.selfId, primary: published.name, primaryHosts, views: input.views, timings, ...publishedAtOf(published, now) });
   const own = input.views.find((view) => view.agentId === input.selfId);
   const observations = own?.nodes ?? {};
   const streamingWatch = watchStreaming(input.streamingWatch ?? EMPTY_STREAMING_WATCH, {
@@ -118,9 +118,13 @@ function fenceStrays(input: DecideInput, observations: Record<string, NodeObserv
     }));
 }
 
-function publishedAtOf(published: Published): { publishedAt?: number } {
+/**
+ * `since` is another agent's wall clock, read from etcd: a value in the future (a clock ahead,
+ * a bad value) would hold detection off until then, so it is not used at all.
+ */
+function publishedAtOf(published: Published, now: number): { publishedAt?: number } {
   const at = Date.parse(published.since);
-  return Number.isFinite(at) ? { publishedAt: at } : {};
+  return Number.isFinite(at) && at <= now ? { publishedAt: at } : {};
 }
 
 function hostsOfPrimary(input: DecideInput, published: Published): string[] {

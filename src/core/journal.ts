@@ -54,6 +54,10 @@ export interface Replan {
   abandoned: string;
   to: string;
   why: string;
+  /** The abandoned target's promotion was attempted: it may run as a fork, and is fenced before the new target is promoted. */
+  promoteAttempted?: boolean;
+  /** Set once that fence took effect. */
+  fenced?: boolean;
 }
 
 /** A switchover being undone: the old primary, stopped cleanly, comes back as the primary. */
@@ -138,8 +142,19 @@ export function replanTo(journal: Journal, to: string, why: string, now: number)
     step,
     completed: kept,
     updatedAt: now,
-    replans: [...(journal.replans ?? []), { at: now, abandoned: journal.to, to, why }],
+    replans: [...(journal.replans ?? []), { at: now, abandoned: journal.to, to, why, ...(promoteAttempted(journal) ? { promoteAttempted: true } : {}) }],
   };
+}
+
+/** Whether the journal's target may have been promoted: its promote step was reached (it may have taken effect before failing). */
+export function promoteAttempted(journal: Journal): boolean {
+  const steps = stepsOf(journal.kind);
+  return journal.step === 'done' || steps.indexOf(journal.step) >= steps.indexOf('promote');
+}
+
+/** Every node this operation gave up as its target. */
+export function abandonedTargets(journal: Journal): string[] {
+  return [...new Set((journal.replans ?? []).map((r) => r.abandoned))].filter((name) => name !== journal.to);
 }
 
 /**
@@ -147,17 +162,16 @@ export function replanTo(journal: Journal, to: string, why: string, now: number)
  * to the same target: fenced, then the candidate catches up with what it received. What the
  * dead primary did not ship is lost as in any failover; waiting would not bring it back.
  */
-export function asFailover(journal: Journal, why: string, now: number): Journal {
-  const { error: _error, targetLsn: _targetLsn, oldPrimaryUnclean: _unclean, ...rest } = journal;
-  return { ...rest, kind: 'failover', reason: `${journal.reason}; ${why}`, step: FIRST_STEP.failover, completed: [], updatedAt: now };
+export function asFailover(journal: Journal, why: string, now: number, to: string = journal.to): Journal {
+  const { error: _error, targetLsn: _targetLsn, oldPrimaryUnclean: _unclean, rollback: _rollback, ...rest } = journal;
+  const replans = to === journal.to ? journal.replans : [...(journal.replans ?? []), { at: now, abandoned: journal.to, to, why, ...(journal.rollback?.targetPromoted ? { promoteAttempted: true, fenced: true } : {}) }];
+  return { ...rest, kind: 'failover', reason: `${journal.reason}; ${why}`, to, step: FIRST_STEP.failover, completed: [], updatedAt: now, ...(replans ? { replans } : {}) };
 }
 
 /** Undo a switchover that has not published: its target may have been promoted once its promote was attempted. */
 export function rollBack(journal: Journal, why: string, now: number): Journal {
   const { error: _error, ...rest } = journal;
-  const steps = stepsOf(journal.kind);
-  const targetPromoted = journal.step === 'done' || steps.indexOf(journal.step) >= steps.indexOf('promote');
-  return { ...rest, step: ROLLBACK_STEPS[0]!, updatedAt: now, rollback: { at: now, why, targetPromoted } };
+  return { ...rest, step: ROLLBACK_STEPS[0]!, updatedAt: now, rollback: { at: now, why, targetPromoted: promoteAttempted(journal) } };
 }
 
 /** What starts an operation: the journal's identity, and the time it starts. */

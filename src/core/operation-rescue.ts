@@ -4,9 +4,10 @@
 // last position. Retrying for ever would keep writes held and outrank every other
 // decision. This judges, from one tick's knowledge, whether the operation must change
 // course: a failover takes another target, a switchover is undone. Pure: time is passed in.
-import { chooseCandidate, type Chosen } from './candidate.js';
-import { isPublished, type Journal } from './journal.js';
-import { isContainerNotRunning } from './liveness.js';
+import { chooseCandidate, positionOf, type Chosen } from './candidate.js';
+import { abandonedTargets, isPublished, type Journal } from './journal.js';
+import { isContainerNotRunning, sqlOf } from './liveness.js';
+import { maxLsn } from './lsn.js';
 import type { Lsn, NodeObservation, NodeSpec } from './types.js';
 
 export interface RescueInput {
@@ -25,21 +26,24 @@ export interface RescueInput {
 
 export type Rescue =
   | { kind: 'replan'; to: string; why: string }
-  | { kind: 'become-failover'; why: string }
+  /** A switchover (or its rollback) continues as a failover, to `to`. */
+  | { kind: 'become-failover'; to: string; why: string }
   | { kind: 'roll-back'; why: string }
   /** The operation cannot go on as planned and nothing else is safe: it keeps trying, and says why. */
   | { kind: 'stuck'; why: string };
 
 /** null: the operation may go on as planned (it has published, or nothing is wrong with its target). */
 export function rescueOf(input: RescueInput): Rescue | null {
-  const { journal } = input;
+  const { journal, observations } = input;
   // Once published, clients may have written to the new primary: the operation only rolls forward.
-  // A rollback under way is the way out already.
-  if (isPublished(journal) || journal.rollback !== undefined) return null;
-  // The primary died as the switchover began (killed, crashed): nothing to stop cleanly any
-  // more, and restarting it would undo what the operator asked for. Fence and fail over.
-  if (journal.kind === 'switchover' && journal.step === 'stop-old' && journal.oldPrimaryUnclean === true) {
-    return { kind: 'become-failover', why: `the old primary ${journal.from} went down before it stopped cleanly (pg_control: not shut down)` };
+  if (isPublished(journal)) return null;
+  const oldPrimary = observations[journal.from]?.container;
+  if (journal.rollback !== undefined) return rollbackRescue(input);
+  // The primary died as the switchover began (killed, crashed, removed): nothing to stop cleanly
+  // any more, and restarting it would undo what the operator asked for. Fence and fail over.
+  if (journal.kind === 'switchover' && journal.step === 'stop-old' && (journal.oldPrimaryUnclean === true || (journal.error !== undefined && oldPrimary === 'missing'))) {
+    const how = journal.oldPrimaryUnclean === true ? 'went down before it stopped cleanly (pg_control: not shut down)' : 'was removed before it stopped cleanly';
+    return { kind: 'become-failover', to: journal.to, why: `the old primary ${journal.from} ${how}` };
   }
   const found = targetLost(input);
   if (found === null) return null;
@@ -49,16 +53,50 @@ export function rescueOf(input: RescueInput): Rescue | null {
   if (journal.step === 'fence-old' && found.cause === 'deadline') {
     return { kind: 'stuck', why: `${lost}; another target would not help: the old primary must be fenced first` };
   }
-  const chosen = chooseCandidate({
-    specs: input.specs.filter((spec) => spec.name !== journal.to),
+  const chosen = chooseOther(input, [journal.to, ...abandonedTargets(journal)]);
+  if (!chosen.ok) return { kind: 'stuck', why: `${lost}; no other target: ${chosen.reason}` };
+  return { kind: 'replan', to: chosen.name, why: lost };
+}
+
+/**
+ * A rollback that cannot end either (the old primary was removed, or does not come back as a
+ * primary within the step deadline): the way out left is a failover, to the target when it was
+ * never promoted, else to the best other replica.
+ */
+function rollbackRescue(input: RescueInput): Rescue | null {
+  const { journal, observations, now } = input;
+  const removed = observations[journal.from]?.container === 'missing';
+  const stalledMs = now - Math.max(lastProgressAt(journal), journal.rollback!.at);
+  if (!removed && (journal.error === undefined || stalledMs <= input.stepDeadlineMs)) return null;
+  const why = removed ? `the old primary ${journal.from} was removed during the rollback` : `the rollback's step ${journal.step} has failed for ${stalledMs} ms: ${journal.error}`;
+  const target = observations[journal.to];
+  if (!journal.rollback!.targetPromoted && target !== undefined && !isContainerNotRunning(target.container)) return { kind: 'become-failover', to: journal.to, why };
+  const chosen = chooseOther(input, [journal.to, ...abandonedTargets(journal)]);
+  if (!chosen.ok) return { kind: 'stuck', why: `${why}; no target for a failover: ${chosen.reason}` };
+  return { kind: 'become-failover', to: chosen.name, why };
+}
+
+/**
+ * The best candidate other than `given` (the target given up, and any abandoned before). Their
+ * last known positions still count as "most advanced known", so that giving up the most
+ * advanced replica never lets one far behind it through the lag limit.
+ */
+function chooseOther(input: Omit<RescueInput, 'now' | 'stepDeadlineMs'>, given: string[]) {
+  const { journal } = input;
+  const reference = maxLsn(input.lastKnownPrimaryLsn, ...given.map((name) => knownPosition(input.observations[name], input.publishedTimeline)));
+  return chooseCandidate({
+    specs: input.specs.filter((spec) => !given.includes(spec.name)),
     observations: input.observations,
     failedPrimary: journal.from,
-    lastKnownPrimaryLsn: input.lastKnownPrimaryLsn,
+    lastKnownPrimaryLsn: reference,
     maxLagBytes: input.maxLagBytes,
     publishedTimeline: input.publishedTimeline,
   });
-  if (!chosen.ok) return { kind: 'stuck', why: `${lost}; no other target: ${chosen.reason}` };
-  return { kind: 'replan', to: chosen.name, why: lost };
+}
+
+function knownPosition(observation: NodeObservation | undefined, publishedTimeline: number): Lsn | null {
+  const sql = sqlOf(observation);
+  return sql !== null && sql.inRecovery && sql.timeline >= publishedTimeline && observation !== undefined ? positionOf(observation) : null;
 }
 
 /** Why the operation's target can no longer be counted on (it is down, or its step keeps failing), or null. */
@@ -86,14 +124,9 @@ export function lastProgressAt(journal: Journal): number {
 export function rerankAfterFence(input: Omit<RescueInput, 'stepDeadlineMs' | 'now'>): { to: string; why: string } | null {
   const { journal } = input;
   if (journal.kind !== 'failover' || journal.step !== 'catch-up' || journal.rollback !== undefined) return null;
-  const chosen = chooseCandidate({
-    specs: input.specs,
-    observations: input.observations,
-    failedPrimary: journal.from,
-    lastKnownPrimaryLsn: input.lastKnownPrimaryLsn,
-    maxLagBytes: input.maxLagBytes,
-    publishedTimeline: input.publishedTimeline,
-  });
+  // A target given up before is not taken back (its step kept failing), but its position still counts.
+  const abandoned = abandonedTargets(journal);
+  const chosen = chooseOther(input, abandoned);
   if (!chosen.ok || chosen.name === journal.to) return null;
   const target = chosen.ranking.find((candidate) => candidate.name === journal.to);
   if (target === undefined) return { to: chosen.name, why: `after the fence, ${journal.to} is no longer a safe candidate (${exclusionOf(chosen, journal.to)}); ${chosen.name} is` };

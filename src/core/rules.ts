@@ -239,13 +239,13 @@ export const RULES: readonly Rule[] = [
   },
   {
     id: 'switchover-becomes-failover',
-    when: 'an unpublished switchover found its old primary down without a clean shutdown when it came to stop it',
-    then: 'continue as a failover to the same target: fence the old primary, let the target catch up with what it received, promote',
-    why: 'the primary crashed or was killed as the switchover began: there is nothing to stop cleanly, and a person asked for this target',
+    when: 'an unpublished switchover found its old primary down without a clean shutdown (or removed) when it came to stop it; or its rollback cannot end (the old primary removed, or not back within the step deadline)',
+    then: 'continue as a failover: to the same target (or, when the target was fenced, to the best other replica), fenced, caught up with what it received, promoted',
+    why: 'the primary crashed or was killed as the switchover began, or cannot be brought back: there is nothing to stop cleanly or to restart, and writes must not stay held for ever',
     matches: (s) => rescue(s)?.kind === 'become-failover',
     decide: (s) => {
-      const found = rescue(s)!;
-      const journal = asFailover(unfinished(s)!, found.why, s.now);
+      const found = rescue(s) as Extract<Rescue, { kind: 'become-failover' }>;
+      const journal = asFailover(unfinished(s)!, found.why, s.now, found.to);
       return withFences(s, [{ type: 'replan', journal, why: `${found.why}: the switchover continues as a failover to ${journal.to}` }]);
     },
   },

@@ -22,8 +22,9 @@ export interface ControlFile {
 export function parseControlFile(file: Buffer): ControlFile {
   if (file.length < 56) throw new Error(`pg_control is ${file.length} bytes, too short to be one`);
   const version = file.readUInt32LE(8);
-  // 9.3 wrote 937; 13 to 16 write 1300; 17 writes 1700. Anything else is not a pg_control we know.
-  if (version < 937 || version > 1799) throw new Error(`pg_control version ${version} is not one this reader knows (937 to 1799)`);
+  // 9.3 wrote 937; 13 to 16 write 1300; 17 writes 1700, and later majors follow (the leading
+  // fields read here have not moved since 9.3). Anything below, or absurdly large, is not a pg_control.
+  if (version < 937 || version > 9999) throw new Error(`pg_control version ${version} is not one this reader knows (937 to 9999)`);
   const stateCode = file.readUInt32LE(16);
   const state = DB_STATES[stateCode];
   if (state === undefined) throw new Error(`pg_control holds an unknown database state ${stateCode}`);

@@ -64,6 +64,29 @@ describe('every operation can end', () => {
     expect(history[0]).toMatchObject({ epoch: 2, to: published.name, kind: 'failover' });
   });
 
+  it('the failover\'s target dies right after its promotion: another replica is promoted, and the abandoned fork can only come back as a clone', async () => {
+    t.cluster = await startCluster({ replicas: 2 });
+    const c = t.cluster;
+    let killed: string | null = null;
+    const running = (t.agents = await startAgents(c, {
+      afterStep: async (_agent, step, journal) => {
+        if (step !== 'promote' || killed !== null) return;
+        killed = journal.to;
+        await docker.getContainer(c.node(journal.to).container).kill();
+      },
+    }));
+    await docker.getContainer(c.node('pgsql').container).kill();
+    const published = await publishedOtherThan(running, 'pgsql', 30_000);
+    expect(killed).not.toBeNull();
+    expect(published.name).not.toBe(killed);
+    await eventually(async () => (await running.store.journal()) === null, 'the failover ending', 30_000, 100);
+    await expectWritable(published.name);
+    // It took its promotion (a timeline of its own): fenced, and told to clone the new primary.
+    const marker = (await readFileFrom(docker, c.node(killed!).container, '/var/lib/postgresql/data/pg-failover.rebuild')).toString();
+    expect(marker).toContain(`PRIMARY_HOST=${c.node(published.name).container}`);
+    expect((await docker.getContainer(c.node(killed!).container).inspect()).HostConfig.RestartPolicy?.Name).toBe('no');
+  });
+
   it('the failover\'s target freezes right after the fence: the fresh ranking after the fence promotes the other replica', async () => {
     t.cluster = await startCluster({ replicas: 2 });
     let frozen: string | null = null;

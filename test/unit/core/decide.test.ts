@@ -179,6 +179,12 @@ describe('decide', () => {
       actions: [{ type: 'replan', journal: expect.objectContaining({ kind: 'failover', to: 'replica-1', step: 'fence-old' }) as unknown as Journal, why: 'the old primary pgsql went down before it stopped cleanly (pg_control: not shut down): the switchover continues as a failover to replica-1' }],
     },
     {
+      rule: 'a publication time in the future (a clock ahead, a bad value in etcd) does not hold off the failover',
+      by: 'failed-failover',
+      input: input({ published: published({ since: new Date(NOW + 3_600_000).toISOString() }), views: ownView(killed, ...orphans) }),
+      actions: [{ type: 'failover', from: PRIMARY, to: 'replica-1', reason: expect.stringContaining('exited') as unknown as string, position: BASE }],
+    },
+    {
       rule: 'a finished journal no longer holds decisions back',
       by: 'failed-failover',
       input: input({ views: ownView(killed, ...orphans), journal: finishedJournal }),

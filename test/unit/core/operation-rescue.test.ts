@@ -76,7 +76,7 @@ describe('asFailover', () => {
 describe('rescueOf', () => {
   it('a switchover whose old primary went down before it stopped cleanly becomes a failover to the same target, at once', () => {
     const crashed = { ...startOperation({ id: 'op', kind: 'switchover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'r', requestedBy: 'cli:x', now: NOW - 100 }), error: 'stop-old: pgsql did not shut down cleanly', oldPrimaryUnclean: true };
-    expect(rescueOf(rescueInput(crashed))).toEqual({ kind: 'become-failover', why: 'the old primary pgsql went down before it stopped cleanly (pg_control: not shut down)' });
+    expect(rescueOf(rescueInput(crashed))).toEqual({ kind: 'become-failover', to: 'replica-1', why: 'the old primary pgsql went down before it stopped cleanly (pg_control: not shut down)' });
     // Without that finding (another stop-old failure), the usual deadline applies.
     expect(rescueOf(rescueInput({ ...crashed, oldPrimaryUnclean: undefined }))).toBeNull();
   });
@@ -102,7 +102,8 @@ describe('rescueOf', () => {
     const replanned = replanTo(failover, 'replica-2', 'x', NOW + 5_000);
     expect(lastProgressAt(replanned)).toBe(NOW + 5_000);
     expect(rescueOf(rescueInput({ ...replanned, error: 'e' }, { now: NOW + 25_000 }))).toBeNull();
-    expect(rescueOf(rescueInput({ ...replanned, error: 'e' }, { now: NOW + 25_001 }))).toMatchObject({ kind: 'replan', to: 'replica-1' });
+    // The target given up before (replica-1) is not taken back: that would go round for ever.
+    expect(rescueOf(rescueInput({ ...replanned, error: 'e' }, { now: NOW + 25_001 }))).toMatchObject({ kind: 'stuck', why: expect.stringMatching(/no other target/) });
   });
 
   it('a fence that keeps failing is not mended by another target: the failover says it is stuck', () => {
@@ -111,6 +112,28 @@ describe('rescueOf', () => {
       kind: 'stuck',
       why: 'step fence-old has failed for 30000 ms (deadline 20000 ms): fence-old: docker kill of pgsql did not answer; another target would not help: the old primary must be fenced first',
     });
+  });
+
+  it('giving up the most advanced replica never lets one far behind it through the lag limit', () => {
+    const ahead = observations(downObs(PRIMARY, { container: 'exited' }), replicaObs('replica-1', { lsn: BASE + 32n * MiB }), replicaObs('replica-2', { lsn: BASE }));
+    expect(rescueOf(rescueInput({ ...failover, error: 'promote: engine wedged' }, { now: NOW + 30_000, observations: ahead }))).toMatchObject({ kind: 'stuck', why: expect.stringMatching(/no other target: .*replica-2 32 MiB/) });
+  });
+
+  it('a removed old primary at stop-old makes the switchover a failover too', () => {
+    const removed = observations(downObs(PRIMARY, { container: 'missing' }), replicaObs('replica-1'), replicaObs('replica-2'));
+    expect(rescueOf(rescueInput({ ...startOperation({ id: 'op', kind: 'switchover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'r', requestedBy: 'cli:x', now: NOW }), error: 'stop-old: 404' }, { observations: removed }))).toMatchObject({ kind: 'become-failover', to: 'replica-1' });
+  });
+
+  it('a rollback that cannot end becomes a failover: to the target it never promoted, else to another replica', () => {
+    const undone = rollBack(switchover, 'target slow', NOW);
+    const removed = observations(downObs(PRIMARY, { container: 'missing' }), replicaObs('replica-1'), replicaObs('replica-2'));
+    expect(rescueOf(rescueInput(undone, { observations: removed }))).toMatchObject({ kind: 'become-failover', to: 'replica-1', why: 'the old primary pgsql was removed during the rollback' });
+    const promotedFirst = rollBack(advance(switchover, ['catch-up'], NOW), 'x', NOW);
+    expect(rescueOf(rescueInput(promotedFirst, { observations: removed }))).toMatchObject({ kind: 'become-failover', to: 'replica-2' });
+    // Within the deadline a failing rollback step is retried; past it, the failover.
+    const failing = { ...undone, step: 'restart-old' as const, error: 'restart-old: came back as a standby' };
+    expect(rescueOf(rescueInput(failing, { now: NOW + 20_000 }))).toBeNull();
+    expect(rescueOf(rescueInput(failing, { now: NOW + 20_001 }))).toMatchObject({ kind: 'become-failover', to: 'replica-1', why: expect.stringMatching(/^the rollback's step restart-old has failed for 20001 ms/) });
   });
 
   it('the new target is never on an older timeline than the published primary', () => {
@@ -135,6 +158,17 @@ describe('rerankAfterFence', () => {
   it('switches when the target is no longer eligible', () => {
     const obs = observations(downObs('replica-1', { error: 'timeout' }), replicaObs('replica-2', { lsn: BASE, streaming: false }));
     expect(rerankAfterFence(input(obs))).toMatchObject({ to: 'replica-2', why: expect.stringMatching(/replica-1 is no longer a safe candidate \(unreachable: timeout\)/) });
+  });
+
+  it('a target that does not answer the fresh probe is left only for a replica within the lag limit of its last known position', () => {
+    const silent = observations(downObs('replica-1', { error: 'probe took longer than 800 ms' }), replicaObs('replica-2', { lsn: BASE, streaming: false }));
+    expect(rerankAfterFence({ ...input(silent), lastKnownPrimaryLsn: BASE + 32n * MiB })).toBeNull();
+    expect(rerankAfterFence({ ...input(silent), lastKnownPrimaryLsn: BASE + 1n * MiB })).toMatchObject({ to: 'replica-2' });
+  });
+
+  it('never takes back a target given up before', () => {
+    const replanned = replanTo(failover, 'replica-2', 'replica-1 kept failing', NOW);
+    expect(rerankAfterFence(input(at(BASE + 300n, BASE), replanned))).toBeNull();
   });
 
   it('only at catch-up of a failover: never after the promotion, never in a switchover', () => {

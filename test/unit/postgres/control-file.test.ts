@@ -20,6 +20,7 @@ describe('parseControlFile', () => {
   it.each([
     ['a file too short', REAL.subarray(0, 40), /too short/],
     ['an unknown version', (() => { const b = Buffer.from(REAL); b.writeUInt32LE(42, 8); return b; })(), /version 42 is not one this reader knows/],
+    ['a version far beyond any PostgreSQL', (() => { const b = Buffer.from(REAL); b.writeUInt32LE(123456, 8); return b; })(), /version 123456/],
     ['an unknown state', (() => { const b = Buffer.from(REAL); b.writeUInt32LE(9, 16); return b; })(), /unknown database state 9/],
   ])('refuses %s with one line saying why', (_what, file, message) => {
     expect(() => parseControlFile(file)).toThrow(message);
