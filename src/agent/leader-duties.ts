@@ -12,7 +12,7 @@ import { describeError } from '../postgres/connection.js';
 import { publishFirstPrimary } from './bootstrap.js';
 import type { ClusterContext } from './cluster-context.js';
 import type { EndpointSwitcher } from './endpoints.js';
-import { ensureSlot, fence, prepareForReturn } from './node-ops.js';
+import { ensureSlot, fence, prepareForReturn, refreshReturnMarker } from './node-ops.js';
 import type { Observer } from './observer.js';
 import type { OperationRunner } from './operation.js';
 import type { Rejoiner } from './rejoiner.js';
@@ -42,6 +42,8 @@ export class LeaderDuties {
   private lastVerdictAt = 0;
   private lastVerdictShape = '';
   private warmedAt = 0;
+  /** Stopped nodes whose rebuild marker was checked, and for which epoch. */
+  private readonly markersChecked = new Map<string, number>();
   private prunedAt = 0;
   private readonly id: string;
   private readonly cluster: ClusterContext;
@@ -92,6 +94,37 @@ export class LeaderDuties {
     }
     if (request && decision.request && decision.request.rule !== 'promote-request-deferred' && this.leadership.isLeader()) {
       await this.handleRequest(request, published, decision.request);
+    }
+    if (published && journal === null) this.refreshStoppedMarkers(own, published);
+  }
+
+  /**
+   * Housekeeping, not a decision: a node that stops after the operation's repoint step (an old
+   * primary whose clone from a successor failed when that successor died) keeps a rebuild
+   * marker naming a primary that is gone, and would fail the same clone at every start. Once
+   * per epoch and stop, such a marker is pointed at the published primary (refreshReturnMarker
+   * does nothing when there is no marker). In the background: it never holds the tick.
+   */
+  private refreshStoppedMarkers(own: AgentView, published: Published): void {
+    const primary = this.cluster.node(published.name);
+    if (!primary) return;
+    for (const node of this.cluster.nodes) {
+      const state = own.nodes[node.name]?.container;
+      if (state === undefined || node.name === published.name) continue;
+      if (!['exited', 'dead'].includes(state)) {
+        this.markersChecked.delete(node.name);
+        continue;
+      }
+      if (this.markersChecked.get(node.name) === published.epoch) continue;
+      this.markersChecked.set(node.name, published.epoch);
+      refreshReturnMarker(this.cluster, node, primary)
+        .then((refreshed) => {
+          if (refreshed) void this.events.emit({ kind: 'repoint', rule: 'refresh-return-marker', message: `${node.name} is stopped: its rebuild marker now names ${primary.name}`, epoch: published.epoch, nodes: [node.name, primary.name] });
+        })
+        .catch((error) => {
+          this.markersChecked.delete(node.name);
+          this.cluster.log.debug({ node: node.name, error: describeError(error) }, 'rebuild marker not refreshed');
+        });
     }
   }
 

@@ -59,13 +59,16 @@ export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig
     await putFiles(engine, node.container, await cluster.pgdataOf(node), files);
     return 'written';
   } catch (error) {
-    if ((await containerState(engine, node.container)) !== 'missing') throw error;
+    // A 404 with the container still listed: it is being removed right now.
+    const missing = (await containerState(engine, node.container)) === 'missing';
+    if (!missing && statusCode(error) !== 404) throw error;
     // A removed container (`docker rm -f`) leaves its named volume, on which compose would
     // start a new container as a writable primary of the old timeline: the files go into the
     // volume. With no volume known (or left), they are moot, and waiting for them would keep
     // the operation from ever publishing (issue 12, item 3).
     const data = cluster.dataVolumeOf(node);
     if (data !== null && (await putFilesIntoVolume(engine, data, files))) return 'written-to-volume';
+    if (!missing) throw error;
     return 'moot';
   }
 }
@@ -148,8 +151,8 @@ export async function stopCleanly(cluster: ClusterContext, node: NodeConfig): Pr
   const engine = cluster.engine(node);
   // Whether it was still running when we came to stop it: a primary that was already down
   // crashed or was killed; one we stopped is ours to restart if its shutdown was not clean.
-  const wasRunning = !isContainerNotRunning(await containerState(engine, node.container));
-  await disableRestart(engine, node.container);
+  const [state] = await Promise.all([containerState(engine, node.container), disableRestart(engine, node.container)]);
+  const wasRunning = !isContainerNotRunning(state);
   // SIGINT is PostgreSQL's fast shutdown; waiting for the process to exit, not for all of
   // `docker stop`, saves the engine's bookkeeping on the write-unavailability path.
   await signalAndWaitForExit(engine, node.container, 'SIGINT', 30_000).catch(() => stopContainer(engine, node.container, 30));
@@ -218,7 +221,7 @@ export async function awaitReplay(cluster: ClusterContext, node: NodeConfig, lim
  * recovery.
  */
 export async function promote(cluster: ClusterContext, node: NodeConfig, limitMs = 30_000): Promise<void> {
-  const client = await cluster.pool(node).connect();
+  const client = await checkedOut(cluster, node);
   try {
     const inRecovery = async () => (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
     const [recovering, pgdata] = await Promise.all([inRecovery(), cluster.pgdataOf(node)]);
@@ -288,7 +291,7 @@ export async function dropSlot(cluster: ClusterContext, primary: NodeConfig, slo
  */
 export async function repoint(cluster: ClusterContext, replica: NodeConfig, primary: NodeConfig): Promise<void> {
   await ensureSlot(cluster, primary, cluster.slotOf(replica));
-  const client = await cluster.pool(replica).connect();
+  const client = await checkedOut(cluster, replica);
   try {
     const conninfo = cluster.primaryConninfo(primary, replica);
     await client.query(`ALTER SYSTEM SET primary_conninfo = ${literal(conninfo)}`);
@@ -299,6 +302,18 @@ export async function repoint(cluster: ClusterContext, replica: NodeConfig, prim
     client.release(true);
     throw error;
   }
+}
+
+/**
+ * A pooled connection held across several queries. While it is checked out the pool does not
+ * listen for its errors: a node that dies between two queries (FATAL 57P01, a reset socket)
+ * would raise an 'error' event nobody handles, which ends the agent's process. The error
+ * still fails the next query; it must not crash the leader.
+ */
+async function checkedOut(cluster: ClusterContext, node: NodeConfig) {
+  const client = await cluster.pool(node).connect();
+  client.on('error', (error: Error) => cluster.log.debug({ node: node.name, error: describeError(error) }, 'connection to the node lost'));
+  return client;
 }
 
 function literal(value: string): string {
