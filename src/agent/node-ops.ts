@@ -102,9 +102,10 @@ export class UncleanShutdownError extends Error {}
  * pg_control, read from the stopped container. Whatever path a switchover took (a query that
  * failed before the stop, a leader that resumed after it), the target is checked against this.
  */
-export async function shutdownCheckpointOf(cluster: ClusterContext, node: NodeConfig): Promise<bigint> {
+export async function shutdownCheckpointOf(cluster: ClusterContext, node: NodeConfig, options: { justStopped?: boolean } = {}): Promise<bigint> {
   const engine = cluster.engine(node);
-  const state = await containerState(engine, node.container);
+  // Right after stopCleanly saw it exit, a second look would only cost time on the write-unavailable path.
+  const state = options.justStopped ? 'exited' : await containerState(engine, node.container);
   if (!isContainerNotRunning(state)) throw new Error(`${node.name} is ${state}: its final WAL position can be read only while it is stopped`);
   const control = parseControlFile(await readFileFrom(engine, node.container, `${await cluster.pgdataOf(node)}/global/pg_control`));
   if (control.state !== 'shut down') throw new UncleanShutdownError(`${node.name} did not shut down cleanly (pg_control says ${control.state}): the switchover cannot prove the target has all its WAL`);

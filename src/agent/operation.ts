@@ -189,10 +189,10 @@ export class OperationRunner {
         // Clients wait in PgBouncer, instead of failing, until the new primary is published.
         await this.endpoints?.holdWrites('switchover');
         const { wasRunning } = await stopCleanly(this.cluster, from);
-        this.marking = this.prepareReturn(journal);
-        this.marking.catch(() => undefined);
         // The shutdown checkpoint is the last record the old primary wrote: the target must hold it.
-        const checkpoint = await shutdownCheckpointOf(this.cluster, from).catch((error: unknown) => {
+        // Read before standby.signal is written: both go through the engine's archive API, which
+        // takes the container one call at a time, and only the read is on the write-unavailable path.
+        const checkpoint = await shutdownCheckpointOf(this.cluster, from, { justStopped: true }).catch((error: unknown) => {
           // Found down without a clean shutdown it crashed (a failover follows); stopped by us and
           // still not clean (a shutdown cut short), it holds every commit: the switchover rolls back.
           // A retry (journal.error set) may find down what an earlier attempt stopped: that is ours too.
@@ -201,6 +201,8 @@ export class OperationRunner {
           }
           throw error;
         });
+        this.marking = this.prepareReturn(journal);
+        this.marking.catch(() => undefined);
         return { targetLsn: formatLsn(checkpoint) };
       }
       case 'catch-up': {
