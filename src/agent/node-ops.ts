@@ -82,6 +82,9 @@ export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig
  */
 export async function refreshReturnMarker(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig): Promise<boolean> {
   const engine = cluster.engine(node);
+  // Asked of Docker right now, not of a view: a node being started runs its entrypoint, which
+  // empties the data directory for its clone, and a file written then makes the clone fail.
+  if (!isContainerNotRunning(await containerState(engine, node.container))) return false;
   const pgdata = await cluster.pgdataOf(node);
   // Only "no such file" means no marker: an engine that does not answer must not keep a stale one silently.
   const marker = await readFileFrom(engine, node.container, `${pgdata}/pg-failover.rebuild`).catch((error: unknown) => {
@@ -89,6 +92,8 @@ export async function refreshReturnMarker(cluster: ClusterContext, node: NodeCon
     throw error;
   });
   if (marker === null) return false;
+  // Already naming this primary: nothing to write (every write is a chance to race a start).
+  if (marker.toString().split('\n').includes(`PRIMARY_HOST=${replicationHostOf(primary)}`)) return false;
   await ensureSlot(cluster, primary, cluster.slotOf(node));
   await prepareForReturn(cluster, node, primary);
   return true;
