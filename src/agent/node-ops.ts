@@ -92,9 +92,9 @@ export async function refreshReturnMarker(cluster: ClusterContext, node: NodeCon
     throw error;
   });
   if (marker === null) return false;
+  await ensureSlot(cluster, primary, cluster.slotOf(node));
   // Already naming this primary: nothing to write (every write is a chance to race a start).
   if (marker.toString().split('\n').includes(`PRIMARY_HOST=${replicationHostOf(primary)}`)) return false;
-  await ensureSlot(cluster, primary, cluster.slotOf(node));
   await prepareForReturn(cluster, node, primary);
   return true;
 }

@@ -238,7 +238,11 @@ export class OperationRunner {
         // primary (now writable, a warm connection away) before anyone can learn of it.
         await Promise.all([
           this.marking ?? this.prepareReturn(journal),
-          journal.kind === 'failover' ? ensureSlot(this.cluster, to, this.cluster.slotOf(from)).catch(() => undefined) : Promise.resolve(),
+          // The old primary's, and those of targets given up with a rebuild marker naming this one:
+          // a node started the moment it is published clones on its slot at once.
+          ...(journal.kind === 'failover' ? [from.name, ...(journal.replans ?? []).filter((r) => r.promoteAttempted).map((r) => r.abandoned)] : []).map((name) =>
+            ensureSlot(this.cluster, to, this.cluster.slotOf(this.node(name))).catch(() => undefined),
+          ),
         ]);
         // Resumed by a new leader, the timeline was not carried over: ask again (verify-write is idempotent).
         const timeline = this.timeline ?? (await verifyWrite(this.cluster, to));
