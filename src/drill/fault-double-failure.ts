@@ -66,8 +66,21 @@ export function doubleFailure(target: FaultTarget): Fault {
     },
     restore: async () => {
       if (second) await startContainer(engine, access.node(second).container);
-      // A may have exited meanwhile (its entrypoint's clone of B failed when B died): start it again.
-      await startContainer(engine, container);
+      // A may have exited meanwhile (its entrypoint's clone of B failed when B died), and may
+      // exit once more if it is started while B, coming back as a fresh clone of C, answers
+      // without A's slot. As a person would: start it again whenever it is found exited, until
+      // it runs past its entrypoint (the leader points a stopped node's marker at C meanwhile).
+      let starts = 0;
+      await until(`${target.node} running as a replica again`, 90_000, async () => {
+        const state = await containerState(engine, container);
+        if (state === 'running' && (await replicationFacts(access, access.node(target.node), 300)) !== null) return true;
+        if (state === 'exited' && starts < 6) {
+          starts += 1;
+          await startContainer(engine, container);
+        }
+        return false;
+      }, 2000);
+      detail.oldPrimaryStarts = starts + 1;
     },
     judge: ({ acks, stored }) => {
       if (!second) return null;
