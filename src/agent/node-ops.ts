@@ -153,16 +153,26 @@ export async function startAsPrimary(cluster: ClusterContext, node: NodeConfig, 
  * `prepareForReturn` must follow before the operation publishes, so that the node can
  * only come back as a standby.
  */
-export async function stopCleanly(cluster: ClusterContext, node: NodeConfig): Promise<{ wasRunning: boolean }> {
+export async function stopCleanly(cluster: ClusterContext, node: NodeConfig): Promise<{ wasRunning: boolean; lastLsn: bigint | null }> {
   const engine = cluster.engine(node);
   // Whether it was still running when we came to stop it: a primary that was already down
   // crashed or was killed; one we stopped is ours to restart if its shutdown was not clean.
-  const [state] = await Promise.all([containerState(engine, node.container), disableRestart(engine, node.container)]);
+  // Its WAL position before the stop is only a lower bound (the shutdown checkpoint comes
+  // after it), for the catch-up to wait on; the proof is pg_control's, checked before publishing.
+  const [state, lastLsn] = await Promise.all([
+    containerState(engine, node.container),
+    cluster
+      .pool(node)
+      .query<{ lsn: string | null }>('SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn')
+      .then((result) => (result.rows[0]?.lsn ? tryParseLsn(result.rows[0].lsn) : null))
+      .catch(() => null),
+    disableRestart(engine, node.container),
+  ]);
   const wasRunning = !isContainerNotRunning(state);
   // SIGINT is PostgreSQL's fast shutdown; waiting for the process to exit, not for all of
   // `docker stop`, saves the engine's bookkeeping on the write-unavailability path.
   await signalAndWaitForExit(engine, node.container, 'SIGINT', 30_000).catch(() => stopContainer(engine, node.container, 30));
-  return { wasRunning };
+  return { wasRunning, lastLsn };
 }
 
 /** Starts a cleanly stopped old primary (it comes up as a standby) and points it at the new primary. */

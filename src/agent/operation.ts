@@ -1,4 +1,5 @@
 import { completeStep, isFinished, replanTo, withError, withTargetLsn, type Journal, type StepName } from '../core/journal.js';
+import { stepSentence } from '../core/step-sentence.js';
 import { rerankAfterFence } from '../core/operation-rescue.js';
 import { formatLsn, maxLsn } from '../core/lsn.js';
 import { freshObservations } from './fresh-positions.js';
@@ -9,6 +10,7 @@ import type { EndpointSwitcher } from './endpoints.js';
 import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { ClusterContext } from './cluster-context.js';
+import type { NodeConfig } from '../config/schema.js';
 import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, refreshReturnMarker, repoint, restartAsStandby, shutdownCheckpointOf, startAsPrimary, stopCleanly, UncleanShutdownError, verifyWrite } from './node-ops.js';
 import { containerState } from '../docker/engine.js';
 import { isContainerNotRunning } from '../core/liveness.js';
@@ -35,6 +37,8 @@ export class OperationRunner {
   private timeline: number | null = null;
   private marking: Promise<void> | null = null;
   private replayed: Promise<string | null> | null = null;
+  /** The old primary's shutdown checkpoint, being read since stop-old (a switchover). */
+  private shutdownCheckpoint: Promise<bigint> | null = null;
   constructor(
     private readonly cluster: ClusterContext,
     private readonly leadership: Leadership,
@@ -52,6 +56,7 @@ export class OperationRunner {
     this.timeline = null;
     this.marking = null;
     this.replayed = null;
+    this.shutdownCheckpoint = null;
     const log = this.cluster.log.child({ op: journal.id, kind: journal.kind, from: journal.from, to: journal.to, epoch: journal.epoch });
     let published: Published | null = null;
     while (!isFinished(journal)) {
@@ -188,30 +193,37 @@ export class OperationRunner {
       case 'stop-old': {
         // Clients wait in PgBouncer, instead of failing, until the new primary is published.
         await this.endpoints?.holdWrites('switchover');
-        const { wasRunning } = await stopCleanly(this.cluster, from);
-        // The shutdown checkpoint is the last record the old primary wrote: the target must hold it.
-        // Read before standby.signal is written: both go through the engine's archive API, which
-        // takes the container one call at a time, and only the read is on the write-unavailable path.
-        const checkpoint = await shutdownCheckpointOf(this.cluster, from, { justStopped: true }).catch((error: unknown) => {
-          // Found down without a clean shutdown it crashed (a failover follows); stopped by us and
-          // still not clean (a shutdown cut short), it holds every commit: the switchover rolls back.
-          // A retry (journal.error set) may find down what an earlier attempt stopped: that is ours too.
+        const { wasRunning, lastLsn } = await stopCleanly(this.cluster, from);
+        // The shutdown checkpoint is the last record the old primary wrote: the target must hold
+        // it (item 4). Found already down, it is read now, to tell a crash (a failover follows)
+        // from a clean stop. Stopped by us, it is read alongside catch-up and promote and checked
+        // before publishing, while clients still wait: a read through the archive API is slow.
+        const checkpoint = shutdownCheckpointOf(this.cluster, from, { justStopped: true }).catch((error: unknown) => {
+          // Stopped by us and still not clean (a shutdown cut short), it holds every commit: the
+          // switchover rolls back. A retry (journal.error set) may find down what an earlier attempt stopped.
           if (error instanceof UncleanShutdownError && (wasRunning || journal.error !== undefined)) {
             throw new Error(`${error.message}; this switchover stopped it, so it is restarted rather than failed over`);
           }
           throw error;
         });
-        this.marking = this.prepareReturn(journal);
+        checkpoint.catch(() => undefined);
+        // standby.signal after the read: the engine's archive API takes a container one call at a time.
+        this.marking = checkpoint.then(
+          () => this.prepareReturn(journal),
+          () => this.prepareReturn(journal),
+        );
         this.marking.catch(() => undefined);
-        return { targetLsn: formatLsn(checkpoint) };
+        this.shutdownCheckpoint = checkpoint;
+        if (!wasRunning || lastLsn === null) return { targetLsn: formatLsn(await checkpoint) };
+        return { targetLsn: formatLsn(lastLsn) };
       }
       case 'catch-up': {
         if (journal.kind === 'switchover') {
-          // A switchover loses nothing: the target must have received past the old primary's
-          // shutdown checkpoint. On every path: a journal without it (resumed from an older
-          // agent's record) reads it again from the stopped old primary's pg_control.
-          const checkpoint = journal.targetLsn ? parseLsn(journal.targetLsn) : await shutdownCheckpointOf(this.cluster, from);
-          const lsn = await awaitReplay(this.cluster, to, 10_000, checkpoint + 1n);
+          // A switchover loses nothing: the target must have received past the old primary's last
+          // position (the one read before the stop, or its shutdown checkpoint). On every path: a
+          // journal without it (resumed from an older agent's record) reads pg_control again.
+          const atLeast = journal.targetLsn ? parseLsn(journal.targetLsn) : await shutdownCheckpointOf(this.cluster, from);
+          const lsn = await awaitReplay(this.cluster, to, 10_000, atLeast + 1n);
           return lsn ? { targetLsn: lsn } : {};
         }
         const lsn = this.replayed ? await this.replayed : await awaitReplay(this.cluster, to, 10_000);
@@ -221,11 +233,14 @@ export class OperationRunner {
         // Undoing a switchover: a target whose promotion was attempted may run as a primary of its own.
         if (journal.rollback?.targetPromoted) {
           await fence(this.cluster, to);
-          await prepareForReturn(this.cluster, to, null);
+          // Its promotion made a fork: it may only come back as a clone of the old primary.
+          await prepareForReturn(this.cluster, to, from);
         }
         return {};
       case 'restart-old':
         await startAsPrimary(this.cluster, from);
+        // The slot a fenced target's marker names, for its clone at its next start.
+        if (journal.rollback?.targetPromoted) await ensureSlot(this.cluster, from, this.cluster.slotOf(to)).catch(() => undefined);
         return {};
       case 'promote':
         await promote(this.cluster, to);
@@ -234,6 +249,7 @@ export class OperationRunner {
         this.timeline = await verifyWrite(this.cluster, to);
         return {};
       case 'publish': {
+        if (journal.kind === 'switchover') await this.provesShutdownHeld(journal, from);
         // The slot the returning old primary will clone and stream on: created on the new
         // primary (now writable, a warm connection away) before anyone can learn of it.
         await Promise.all([
@@ -288,6 +304,21 @@ export class OperationRunner {
       }
       case 'done':
         return {};
+    }
+  }
+
+  /**
+   * Item 4, on every path: before a switchover publishes, the target's position at catch-up
+   * (recorded in the journal) must lie past the old primary's shutdown checkpoint, read from
+   * its pg_control (in memory since stop-old, or read again by a leader that resumed). A target
+   * found short took no client write (nothing is published): the step fails, and the rule
+   * roll-back-switchover fences it and brings the old primary back.
+   */
+  private async provesShutdownHeld(journal: Journal, from: NodeConfig): Promise<void> {
+    const checkpoint = await (this.shutdownCheckpoint ?? shutdownCheckpointOf(this.cluster, from));
+    const reached = journal.targetLsn ? parseLsn(journal.targetLsn) : null;
+    if (reached === null || reached <= checkpoint) {
+      throw new Error(`${journal.to} reached ${journal.targetLsn ?? 'an unrecorded position'}, not past ${from.name}'s shutdown checkpoint ${formatLsn(checkpoint)}: it may lack the old primary's last commits`);
     }
   }
 
@@ -359,33 +390,5 @@ export class OperationRunner {
       { key: this.cluster.store.keys.primary, value: encode(published) },
       { key: this.cluster.store.keys.history(journal.epoch), value: encode(record) },
     ];
-  }
-}
-
-/** What a recorded step did, in words, for the event log. */
-function stepSentence(step: StepName, journal: Journal): string {
-  switch (step) {
-    case 'fence-old':
-      return `${journal.from} fenced`;
-    case 'stop-old':
-      return `${journal.from} stopped cleanly${journal.targetLsn ? ` at ${journal.targetLsn}` : ''}`;
-    case 'catch-up':
-      return `${journal.to} replayed what it received${journal.targetLsn ? ` (${journal.targetLsn})` : ''}`;
-    case 'promote':
-      return `${journal.to} promoted`;
-    case 'verify-write':
-      return `${journal.to} took a write`;
-    case 'publish':
-      return `${journal.to} published as the primary of epoch ${journal.epoch}`;
-    case 'rejoin-old':
-      return `${journal.from} restarted as a standby of ${journal.to}`;
-    case 'repoint-replicas':
-      return 'the other replicas re-pointed';
-    case 'fence-target':
-      return journal.rollback?.targetPromoted ? `${journal.to} fenced: its promotion was attempted` : `${journal.to} left as it is: it was not promoted`;
-    case 'restart-old':
-      return `${journal.from} is the primary again`;
-    case 'done':
-      return 'done';
   }
 }
