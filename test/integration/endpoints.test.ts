@@ -167,16 +167,21 @@ describe('PgBouncer endpoints', () => {
     // An application reconnects after an error; the first write that lands is the one that counts.
     let firstWriteMs: number | null = null;
     let servedAfter: Served | null = null;
+    let lastError = 'none';
     await eventually(
       async () => {
-        const client = await poolerClient(cluster.poolers!.write.port).catch(() => null);
+        const client = await poolerClient(cluster.poolers!.write.port).catch((error: Error) => {
+          lastError = `connect: ${error.message}`;
+          return null;
+        });
         if (!client) return false;
         try {
           await client.query('INSERT INTO hits (seq) VALUES ($1)', [1_000_000 + (Date.now() % 1_000_000)]);
           firstWriteMs = Date.now() - killedAt;
           servedAfter = await servedBy(client, addresses);
           return true;
-        } catch {
+        } catch (error) {
+          lastError = `write: ${(error as Error).message}`;
           return false;
         } finally {
           await client.end().catch(() => undefined);
@@ -185,7 +190,12 @@ describe('PgBouncer endpoints', () => {
       'a write through the endpoint after the failover',
       30_000,
       50,
-    );
+    ).catch(async (error: Error) => {
+      // This test has failed now and then in full runs only (never alone): say what the cluster
+      // was doing, so that the next failure names its cause.
+      const [published, journal, verdict, history] = await Promise.all([agents.store.published(), agents.store.journal(), agents.store.verdict(), agents.store.history()]);
+      throw new Error(`${error.message}; last error: ${lastError}; published: ${JSON.stringify(published)}; journal: ${JSON.stringify(journal)}; verdict: ${JSON.stringify(verdict)}; last promotion: ${JSON.stringify(history[0] ?? null)}`);
+    });
     const published = await publishedOtherThan(agents, old);
     console.log(`kill-primary through the write endpoint: first write ${firstWriteMs} ms after the kill`);
     expect(servedAfter).toMatchObject({ node: published.name, inRecovery: false });
