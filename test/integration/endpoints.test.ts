@@ -194,7 +194,9 @@ describe('PgBouncer endpoints', () => {
       // This test has failed now and then in full runs only (never alone): say what the cluster
       // was doing, so that the next failure names its cause.
       const [published, journal, verdict, history] = await Promise.all([agents.store.published(), agents.store.journal(), agents.store.verdict(), agents.store.history()]);
-      throw new Error(`${error.message}; last error: ${lastError}; published: ${JSON.stringify(published)}; journal: ${JSON.stringify(journal)}; verdict: ${JSON.stringify(verdict)}; last promotion: ${JSON.stringify(history[0] ?? null)}`);
+      const pooler = await docker.getContainer(cluster.poolers!.write.container).inspect().catch(() => null);
+      const poolerLogs = ((await docker.getContainer(cluster.poolers!.write.container).logs({ stdout: true, stderr: true, tail: 8 }).catch(() => Buffer.from(''))) as Buffer).toString('utf8').replace(/[^\x20-\x7e\n]/g, '');
+      throw new Error(`${error.message}; last error: ${lastError}; write pooler: ${JSON.stringify(pooler?.State ?? null)}, its last log lines: ${poolerLogs}; published: ${JSON.stringify(published)}; journal: ${JSON.stringify(journal)}; verdict: ${JSON.stringify(verdict)}; last promotion: ${JSON.stringify(history[0] ?? null)}`);
     });
     const published = await publishedOtherThan(agents, old);
     console.log(`kill-primary through the write endpoint: first write ${firstWriteMs} ms after the kill`);

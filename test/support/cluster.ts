@@ -196,7 +196,13 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean;
   const poolers = options.pgbouncer
     ? { write: { container: `pgf-${runId}-pgbouncer-write`, port: await freePort() }, read: { container: `pgf-${runId}-pgbouncer-read`, port: await freePort() } }
     : null;
-  if (poolers) await Promise.all([poolers.write, poolers.read].map((p) => poolerContainer(network, labels, p).start()));
+  if (poolers) {
+    await Promise.all([poolers.write, poolers.read].map((p) => poolerContainer(network, labels, p).start()));
+    // As in the lab's compose file (restart: unless-stopped). Debian's PgBouncer 1.18 now and
+    // then dies of SIGSEGV on `KILL <db>` with clients waiting (pgbouncer/pgbouncer#1401, open
+    // upstream); the failover's hold sends that KILL, and Docker brings the pooler back.
+    await Promise.all([poolers.write, poolers.read].map((p) => docker.getContainer(p.container).update({ RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 } })));
+  }
 
   const cluster: TestCluster = {
     runId,
