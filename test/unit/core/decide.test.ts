@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decide, type Action, type DecideInput } from '../../../src/core/decide.js';
 import { completeStep, startOperation, stepsOf, type Journal } from '../../../src/core/journal.js';
 import type { AgentView, NodeObservation } from '../../../src/core/types.js';
-import { LAB_HOSTS, LAB_SPECS, MiB, NOW, PRIMARY, TIMINGS, downObs, primaryObs, published, replicaObs, view } from './fixtures.js';
+import { LAB_HOSTS, LAB_SPECS, MiB, NOW, PRIMARY, TIMINGS, downObs, primaryObs, published, replicaObs, view, advance } from './fixtures.js';
 
 const BASE = 0x10000000n;
 const healthyReplicas = [replicaObs('replica-1', { lsn: BASE }), replicaObs('replica-2', { lsn: BASE - 10n })];
@@ -51,12 +51,6 @@ const finishedJournal: Journal = stepsOf('failover').slice(0, -1).reduce<Journal
   return result.journal;
 }, failoverJournal);
 
-const advance = (journal: Journal, steps: Journal['step'][], at: number): Journal =>
-  steps.reduce<Journal>((j, step) => {
-    const result = completeStep(j, step, at);
-    if (!result.ok) throw new Error(result.reason);
-    return result.journal;
-  }, journal);
 /** A failover past its fence, waiting for replica-1 to catch up. */
 const fencedFailover = advance(failoverJournal, ['fence-old'], NOW - 900);
 const switchoverJournal = startOperation({

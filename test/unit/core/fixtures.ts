@@ -1,5 +1,6 @@
 // Concise builders for the decision core's inputs. Defaults describe the lab in
 // good health at time NOW: `pgsql` primary on timeline 1, replicas streaming.
+import { completeStep, type Journal } from '../../../src/core/journal.js';
 import type {
   AgentView,
   ContainerState,
@@ -121,3 +122,11 @@ export function published(options: Partial<Published> = {}): Published {
     ...options,
   };
 }
+
+/** The journal after `steps` were each recorded at `at` (throws on a step the plan refuses). */
+export const advance = (journal: Journal, steps: Journal['step'][], at: number): Journal =>
+  steps.reduce<Journal>((j, step) => {
+    const result = completeStep(j, step, at);
+    if (!result.ok) throw new Error(result.reason);
+    return result.journal;
+  }, journal);

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { asFailover, completeStep, planOf, replanTo, rollBack, startOperation, type Journal } from '../../../src/core/journal.js';
 import { lastProgressAt, rerankAfterFence, rescueOf, type RescueInput } from '../../../src/core/operation-rescue.js';
-import { LAB_SPECS, MiB, NOW, PRIMARY, downObs, observations, replicaObs } from './fixtures.js';
+import { LAB_SPECS, MiB, NOW, PRIMARY, downObs, observations, replicaObs, advance } from './fixtures.js';
 
 const BASE = 0x10000000n;
-const advance = (journal: Journal, steps: Journal['step'][], at: number): Journal =>
-  steps.reduce<Journal>((j, step) => {
-    const result = completeStep(j, step, at);
-    if (!result.ok) throw new Error(result.reason);
-    return result.journal;
-  }, journal);
 const failover = advance(startOperation({ id: 'op', kind: 'failover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'r', requestedBy: 'a', now: NOW - 1000 }), ['fence-old'], NOW - 900);
 const switchover = advance(startOperation({ id: 'op', kind: 'switchover', from: PRIMARY, to: 'replica-1', epoch: 2, reason: 'r', requestedBy: 'cli:x', now: NOW - 1000 }), ['stop-old'], NOW - 900);
 
