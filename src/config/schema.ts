@@ -50,6 +50,35 @@ const credentialSchema = z
     message: 'give passwordEnv or passwordFile',
   });
 
+/**
+ * Zero-loss mode (issue 13): the leader manages the primary's synchronous_standby_names as
+ * `ANY number (...)` over the healthy streaming standbys and records the set in etcd. Off by
+ * default (PostgreSQL's own default); the lab runs quorum, 1, required.
+ */
+const synchronousSchema = z
+  .object({
+    mode: z.enum(['off', 'quorum']).default('off'),
+    number: z.number().int().min(1).max(16).default(1),
+    /** required: a commit waits until `number` standbys have it; preferred: after degradeAfterMs short of them, writes go on. */
+    durability: z.enum(['required', 'preferred']).default('required'),
+    degradeAfterMs: z.number().int().min(0).max(3_600_000).default(10_000),
+  })
+  .strict();
+
+const SYNCHRONOUS_OFF = { mode: 'off' as const, number: 1, durability: 'required' as const, degradeAfterMs: 10_000 };
+
+const replicationSchema = z
+  .object({
+    user: z.string().min(1),
+    passwordEnv: z.string().optional(),
+    passwordFile: z.string().optional(),
+    synchronous: synchronousSchema.default(SYNCHRONOUS_OFF),
+  })
+  .strict()
+  .refine((c) => c.passwordEnv !== undefined || c.passwordFile !== undefined, {
+    message: 'give passwordEnv or passwordFile',
+  });
+
 /** A PgBouncer the leader points at the cluster: its admin console, and its container for the databases file. */
 const pgbouncerSchema = z
   .object({
@@ -113,7 +142,7 @@ export const configSchema = z
       .default({ endpoints: ['http://127.0.0.1:2379'], prefix: '/pg-failover', callTimeoutMs: 1000 }),
     database: z.string().min(1).default('postgres'),
     superuser: credentialSchema.default({ user: 'postgres', passwordEnv: 'POSTGRES_PASSWORD' }),
-    replication: credentialSchema.default({ user: 'replicator', passwordEnv: 'REPLICATION_PASSWORD' }),
+    replication: replicationSchema.default({ user: 'replicator', passwordEnv: 'REPLICATION_PASSWORD', synchronous: SYNCHRONOUS_OFF }),
     /**
      * A libpq password file inside every node container that holds the replication
      * password (the lab's node image writes /var/lib/postgresql/.pgpass-replication).
@@ -183,6 +212,11 @@ export const configSchema = z
       if (seen.has(node.name)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `duplicate node name ${node.name}` });
       seen.add(node.name);
     });
+    const promotable = config.nodes.filter((node) => !node.tags.noFailover).length;
+    const { synchronous } = config.replication;
+    if (synchronous.mode === 'quorum' && synchronous.number > promotable - 1) {
+      ctx.addIssue({ code: 'custom', path: ['replication', 'synchronous', 'number'], message: `must be at most ${promotable - 1}: with ${promotable} nodes that may be promoted, a primary has ${promotable - 1} such standbys` });
+    }
     if (config.timings.probeTimeoutMs >= config.timings.failureTimeMs) {
       ctx.addIssue({ code: 'custom', path: ['timings', 'probeTimeoutMs'], message: 'must be shorter than failureTimeMs' });
     }

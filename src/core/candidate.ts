@@ -4,6 +4,8 @@
 import { formatBytes } from './bytes.js';
 import { isReachable, sqlOf } from './liveness.js';
 import { lsnLag, maxLsn } from './lsn.js';
+import { claims, type SyncRecord } from './sync-set.js';
+import { forcedLoss, syncQuorum } from './sync-quorum.js';
 import type { Lsn, NodeObservation, NodeSpec } from './types.js';
 
 export interface CandidateInput {
@@ -19,7 +21,11 @@ export interface CandidateInput {
    * writes (Patroni checks the timeline history for the same reason).
    */
   publishedTimeline?: number;
-  syncStandbys?: string[];
+  /**
+   * The recorded synchronous set (the `sync` key). While it promises, only its members are
+   * candidates, and only once n-k+1 of them can be seen (core/sync-quorum.ts).
+   */
+  sync?: SyncRecord | null;
   /** Manual promote: only this node may be chosen. */
   target?: string;
   /** Manual: ignore the lag limit, never the other exclusions. */
@@ -45,6 +51,8 @@ export interface Chosen {
   lagBytes: bigint;
   ranking: RankedCandidate[];
   excluded: Exclusion[];
+  /** A forced promotion that overrides the synchronous set: what it may lose. */
+  mayLose?: string;
 }
 
 export interface Refused {
@@ -52,6 +60,8 @@ export interface Refused {
   /** One human line, shown by `failover status`. */
   reason: string;
   excluded: Exclusion[];
+  /** Set when the refusal is the synchronous set's: too few of its members can be seen. */
+  cause?: 'sync-quorum';
 }
 
 /**
@@ -85,6 +95,8 @@ export function chooseCandidate(input: CandidateInput): Chosen | Refused {
 
   if (input.target !== undefined) return chooseTarget(input, input.target, replicas, assessed, ranking, excluded);
 
+  const quorum = syncQuorum(input.sync, seenMembers(replicas, input));
+  if (quorum.kind === 'short') return { ok: false, reason: quorum.reason, excluded, cause: 'sync-quorum' };
   const best = ranking[0];
   if (best === undefined) return { ok: false, reason: refusalReason(assessed, input.maxLagBytes), excluded };
   const lagBytes = eligible.find((entry) => entry.name === best.name)?.lagBytes ?? 0n;
@@ -111,8 +123,11 @@ function chooseTarget(
     return { ok: false, reason: `cannot promote ${target}: ${entry.why}; force overrides the lag limit`, excluded };
   }
   if (entry.status === 'excluded') return { ok: false, reason: `cannot promote ${target}: ${entry.why}`, excluded };
+  const quorum = syncQuorum(input.sync, seenMembers(replicas, input));
+  const mayLose = forcedLoss(quorum, target);
+  if (mayLose !== null && input.force !== true) return { ok: false, reason: `cannot promote ${target}: ${quorum.kind === 'short' ? quorum.reason : mayLose}; force overrides it`, excluded };
   const { candidate, lagBytes } = entry;
-  return { ok: true, name: target, position: candidate.position, lagBytes, ranking, excluded };
+  return { ok: true, name: target, position: candidate.position, lagBytes, ranking, excluded, ...(mayLose === null ? {} : { mayLose }) };
 }
 
 function assess(spec: NodeSpec, input: CandidateInput, reference: Lsn | null): Assessed {
@@ -137,8 +152,16 @@ function assess(spec: NodeSpec, input: CandidateInput, reference: Lsn | null): A
     const why = `${formatBytes(lagBytes)} behind the most advanced known position (limit ${formatBytes(input.maxLagBytes)})`;
     return { name, status: 'lagging', lagBytes, why };
   }
-  const sync = (input.syncStandbys ?? []).includes(name);
+  const sync = claims(input.sync ?? null) && input.sync!.standbys.includes(name);
+  if (claims(input.sync ?? null) && !sync && input.force !== true) {
+    return { name, status: 'excluded', why: `not in the recorded synchronous set (${input.sync!.standbys.join(', ')}): it may lack acknowledged commits` };
+  }
   return { name, status: 'eligible', candidate: { name, position, priority: spec.priority, sync }, lagBytes };
+}
+
+/** Members of the recorded set whose position this tick knows: reachable standbys on the published timeline. */
+function seenMembers(replicas: NodeSpec[], input: CandidateInput): string[] {
+  return replicas.map((spec) => spec.name).filter((name) => replicaPosition(input.observations[name], input.publishedTimeline) !== null);
 }
 
 /** Position of a reachable replica on the published timeline, which is what counts towards "most advanced known". */

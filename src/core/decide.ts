@@ -7,6 +7,7 @@ import { isFinished, type Journal } from './journal.js';
 import { isWritablePrimary } from './liveness.js';
 import { matchRule, requestRule, writeEndpointRule, type Action, type PromoteAsk, type RequestDecision, type Situation, type StandingRuleId } from './rules.js';
 import { EMPTY_STREAMING_WATCH, watchStreaming, type StreamingWatch } from './streaming-watch.js';
+import type { SyncRecord } from './sync-set.js';
 import type { AgentView, NodeObservation, NodeSpec, Published, Timings } from './types.js';
 
 export type { Action } from './rules.js';
@@ -24,7 +25,8 @@ export interface DecideInput {
   journal: Journal | null;
   timings: Timings;
   maxLagBytes: bigint;
-  syncStandbys?: string[];
+  /** The recorded synchronous set (the `sync` key): while it promises, only its members may be promoted. */
+  sync?: SyncRecord | null;
   /** The watch decide() returned last tick; without it, rejoin relies on the receiver's last contact. */
   streamingWatch?: StreamingWatch;
   /** Keys the leader needs (the published primary, the journal) whose etcd value did not parse, described. */
@@ -91,7 +93,7 @@ function situationOf(input: DecideInput): Situation {
     journal: input.journal,
     timings,
     maxLagBytes: input.maxLagBytes,
-    ...(input.syncStandbys === undefined ? {} : { syncStandbys: input.syncStandbys }),
+    sync: input.sync ?? null,
     streamingWatch,
     hasStreamingWatch: input.streamingWatch !== undefined,
     unreadable: input.unreadable ?? [],

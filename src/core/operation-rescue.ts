@@ -8,6 +8,7 @@ import { chooseCandidate, positionOf, type Chosen } from './candidate.js';
 import { abandonedTargets, isPublished, type Journal } from './journal.js';
 import { isContainerNotRunning, sqlOf } from './liveness.js';
 import { maxLsn } from './lsn.js';
+import type { SyncRecord } from './sync-set.js';
 import type { Lsn, NodeObservation, NodeSpec } from './types.js';
 
 export interface RescueInput {
@@ -20,6 +21,8 @@ export interface RescueInput {
   publishedTimeline: number;
   lastKnownPrimaryLsn: Lsn | null;
   maxLagBytes: bigint;
+  /** The recorded synchronous set: another target must be a member, and the quorum must hold. */
+  sync?: SyncRecord | null;
   /** A step that keeps failing for longer than this since the operation's last progress gives up its target. */
   stepDeadlineMs: number;
 }
@@ -91,6 +94,7 @@ function chooseOther(input: Omit<RescueInput, 'now' | 'stepDeadlineMs'>, given: 
     lastKnownPrimaryLsn: reference,
     maxLagBytes: input.maxLagBytes,
     publishedTimeline: input.publishedTimeline,
+    sync: input.sync ?? null,
   });
 }
 

@@ -9,6 +9,7 @@ import type { PrimaryVerdict } from './detector.js';
 import { isReachable, sqlOf, streamsFrom } from './liveness.js';
 import { lsnLag } from './lsn.js';
 import type { OperationKind } from './journal.js';
+import type { SyncRecord } from './sync-set.js';
 import type { Lsn, NodeObservation, NodeSpec, Published } from './types.js';
 
 export interface PromoteRequestInput {
@@ -21,6 +22,8 @@ export interface PromoteRequestInput {
   primaryHosts: string[];
   lastKnownPrimaryLsn: Lsn | null;
   maxLagBytes: bigint;
+  /** The recorded synchronous set: a manual failover honours it unless forced. */
+  sync?: SyncRecord | null;
 }
 
 export type PromotePlan = { ok: true; kind: OperationKind; from: string; to: string; reason: string } | { ok: false; reason: string };
@@ -51,6 +54,7 @@ export function planPromote(input: PromoteRequestInput): PromotePlan {
       publishedTimeline: published.timeline,
       target,
       force: input.force,
+      sync: input.sync ?? null,
     });
     if (!chosen.ok) return { ok: false, reason: chosen.reason };
     const why = input.verdict === null ? 'primary state unknown' : input.verdict.reason;

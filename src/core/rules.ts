@@ -10,6 +10,7 @@ import { isLiveView, isReachable, isWritablePrimary } from './liveness.js';
 import { planPromote, type PromotePlan } from './promote-request.js';
 import { replicasToRejoin } from './rejoin.js';
 import type { StreamingWatch } from './streaming-watch.js';
+import type { SyncRecord } from './sync-set.js';
 import type { AgentView, Lsn, NodeObservation, NodeSpec, Published, Timings } from './types.js';
 
 export type Action =
@@ -35,7 +36,8 @@ export interface Situation {
   journal: Journal | null;
   timings: Timings;
   maxLagBytes: bigint;
-  syncStandbys?: string[];
+  /** The recorded synchronous set; null when none is recorded. */
+  sync: SyncRecord | null;
   streamingWatch: StreamingWatch;
   /** Whether the caller handed a watch in (without one, rejoin relies on the receiver's last contact). */
   hasStreamingWatch: boolean;
@@ -138,6 +140,7 @@ export function requestRule(s: Situation, ask: PromoteAsk | null, actions: reado
     primaryHosts: s.primaryHosts,
     lastKnownPrimaryLsn: parseDecimalLsn(s.published.lastLsn),
     maxLagBytes: s.maxLagBytes,
+    sync: s.sync,
   });
   return plan.ok ? { rule: 'promote-request-accepted', plan } : { rule: 'promote-request-refused', reason: plan.reason };
 }
@@ -163,6 +166,7 @@ function rescue(s: Situation): Rescue | null {
     publishedTimeline: s.published.timeline,
     lastKnownPrimaryLsn: parseDecimalLsn(s.published.lastLsn),
     maxLagBytes: s.maxLagBytes,
+    sync: s.sync,
     stepDeadlineMs: s.timings.stepDeadlineMs ?? DEFAULT_STEP_DEADLINE_MS,
   });
 }
@@ -187,8 +191,13 @@ function candidateOf(s: Situation) {
     lastKnownPrimaryLsn: parseDecimalLsn(s.published!.lastLsn),
     maxLagBytes: s.maxLagBytes,
     publishedTimeline: s.published!.timeline,
-    ...(s.syncStandbys === undefined ? {} : { syncStandbys: s.syncStandbys }),
+    sync: s.sync,
   });
+}
+
+function refusalOf(s: Situation) {
+  const chosen = candidateOf(s);
+  return chosen.ok ? null : chosen;
 }
 
 /** Published.lastLsn is a decimal string; an unreadable one means "unknown", not an error. */
@@ -306,6 +315,14 @@ export const RULES: readonly Rule[] = [
     why: 'maintenance mode: a person is working on the cluster',
     matches: (s) => verdictIs(s, 'failed') && s.paused,
     decide: (s) => withFences(s, [], [`paused: automatic failover suspended (${reasonOf(s.verdict!)})`]),
+  },
+  {
+    id: 'failed-awaiting-sync-quorum',
+    when: 'the primary is failed, the recorded synchronous set promises, and fewer than n-k+1 of its n members can be seen',
+    then: 'no failover; wait for the members, and say which are missing (promote --force overrides, and says what may be lost)',
+    why: 'safety rule 9: with ANY k of n, a member that cannot be seen may hold the last acknowledged commit; promoting another would lose it',
+    matches: (s) => verdictIs(s, 'failed') && refusalOf(s)?.cause === 'sync-quorum',
+    decide: (s) => withFences(s, [], [`failover waits: ${refusalOf(s)!.reason}`]),
   },
   {
     id: 'failed-no-safe-candidate',

@@ -13,6 +13,8 @@ export interface Keys {
   request: string;
   requestResult(id: string): string;
   verdict: string;
+  /** The recorded synchronous set (public contract, DESIGN.md; issue 13). */
+  sync: string;
 }
 
 export function keysFor(prefix: string, cluster: string): Keys {
@@ -30,5 +32,6 @@ export function keysFor(prefix: string, cluster: string): Keys {
     request: `${root}/request`,
     requestResult: (id) => `${root}/results/${id}`,
     verdict: `${root}/verdict`,
+    sync: `${root}/sync`,
   };
 }

@@ -45,6 +45,18 @@ export const journalSchema = z.looseObject({
   oldPrimaryUnclean: z.boolean().optional(),
 });
 
+/** The recorded synchronous set; members must be node names (checked against the config where it is used). */
+export const syncSchema = z.looseObject({
+  mode: z.enum(['off', 'quorum']),
+  number: z.number().int().min(1).max(16),
+  standbys: z.array(name).max(64),
+  epoch: z.number().int().nonnegative(),
+  durability: z.enum(['required', 'preferred']).default('required'),
+  degraded: z.boolean().default(false),
+  pending: z.boolean().default(false),
+  at: count.default(0),
+});
+
 export const pauseSchema = z.looseObject({ since: z.string(), by: z.string() });
 
 export const requestSchema = z.looseObject({

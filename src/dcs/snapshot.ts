@@ -2,9 +2,10 @@ import type { Etcd3 } from 'etcd3';
 import type { z } from 'zod';
 import type { Journal } from '../core/journal.js';
 import type { AgentView, Published } from '../core/types.js';
+import type { SyncRecord } from '../core/sync-set.js';
 import { decode } from './codec.js';
 import type { Keys } from './keys.js';
-import { historySchema, journalSchema, pauseSchema, publishedSchema, requestSchema, verdictSchema, viewSchema } from './snapshot-schema.js';
+import { syncSchema, historySchema, journalSchema, pauseSchema, publishedSchema, requestSchema, verdictSchema, viewSchema } from './snapshot-schema.js';
 import type { HistoryRecord, PauseState, PromoteRequest, VerdictRecord } from './store.js';
 
 /**
@@ -20,6 +21,8 @@ export interface ClusterSnapshot {
   journal: Journal | null;
   request: PromoteRequest | null;
   verdict: VerdictRecord | null;
+  /** The recorded synchronous set (issue 13); null when none is recorded. */
+  sync: SyncRecord | null;
   views: AgentView[];
   /** Newest first. */
   history: HistoryRecord[];
@@ -34,7 +37,7 @@ export interface RawKeyValue {
 
 /** Pure: the key-values of one read, as a typed snapshot. */
 export function parseSnapshot(keys: Keys, revision: string, kvs: readonly RawKeyValue[]): ClusterSnapshot {
-  const snapshot: ClusterSnapshot = { revision, published: null, leader: null, paused: null, journal: null, request: null, verdict: null, views: [], history: [], unreadable: [] };
+  const snapshot: ClusterSnapshot = { revision, published: null, leader: null, paused: null, journal: null, request: null, verdict: null, sync: null, views: [], history: [], unreadable: [] };
   const read = <S extends z.ZodType>(kv: RawKeyValue, schema: S): z.infer<S> | null => {
     let value: unknown;
     try {
@@ -56,6 +59,7 @@ export function parseSnapshot(keys: Keys, revision: string, kvs: readonly RawKey
     else if (kv.key === keys.journal) snapshot.journal = read(kv, journalSchema) as Journal | null;
     else if (kv.key === keys.request) snapshot.request = read(kv, requestSchema);
     else if (kv.key === keys.verdict) snapshot.verdict = read(kv, verdictSchema);
+    else if (kv.key === keys.sync) snapshot.sync = read(kv, syncSchema) as SyncRecord | null;
     else if (kv.key.startsWith(keys.agentsPrefix)) {
       const view = read(kv, viewSchema) as AgentView | null;
       if (view) snapshot.views.push(view);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { chooseCandidate, positionOf, type CandidateInput, type Chosen, type Refused } from '../../../src/core/candidate.js';
 import type { NodeObservation, NodeSpec } from '../../../src/core/types.js';
-import { MiB, PRIMARY, downObs, observations, replicaObs, spec } from './fixtures.js';
+import { MiB, PRIMARY, downObs, observations, replicaObs, spec, syncRecord } from './fixtures.js';
 
 const BASE = 0x10000000n;
 
@@ -48,17 +48,14 @@ describe('chooseCandidate: automatic choice', () => {
       chosen: 'replica-1',
     },
     {
-      rule: 'ties on position go to a synchronous standby before priority',
+      rule: 'in synchronous mode only a member of the recorded set is a candidate, whatever its priority or position',
       input: input(
         [spec('replica-1', { priority: 100 }), spec('replica-2')],
-        [replicaObs('replica-1', { lsn: BASE }), replicaObs('replica-2', { lsn: BASE })],
-        { syncStandbys: ['replica-2'] },
+        [replicaObs('replica-1', { lsn: BASE + MiB }), replicaObs('replica-2', { lsn: BASE })],
+        { sync: syncRecord(['replica-2']) },
       ),
       chosen: 'replica-2',
-      extra: { ranking: [
-        { name: 'replica-2', position: BASE, priority: 0, sync: true },
-        { name: 'replica-1', position: BASE, priority: 100, sync: false },
-      ] },
+      extra: { ranking: [{ name: 'replica-2', position: BASE, priority: 0, sync: true }] },
     },
     {
       // Issue 12 item 1: after A->B (timeline 2), A returns as a standby still on timeline 1
@@ -310,9 +307,8 @@ const arbInput = fc
     failedPrimary: fc.constantFrom(...NAMES),
     lastKnownPrimaryLsn: fc.option(fc.bigInt({ min: 0n, max: 64n * MiB })),
     maxLagBytes: fc.bigInt({ min: 0n, max: 32n * MiB }),
-    syncStandbys: fc.subarray(NAMES),
   })
-  .map(({ nodes, failedPrimary, lastKnownPrimaryLsn, maxLagBytes, syncStandbys }) => {
+  .map(({ nodes, failedPrimary, lastKnownPrimaryLsn, maxLagBytes }) => {
     const obs = nodes.map((node) =>
       node.sqlOk
         ? replicaObs(node.spec.name, { container: node.container, inRecovery: node.inRecovery, lsn: node.lsn, receiveLsn: node.receiveLsn, replayLsn: node.lsn })
@@ -324,7 +320,6 @@ const arbInput = fc
       failedPrimary,
       lastKnownPrimaryLsn,
       maxLagBytes,
-      syncStandbys,
     };
     return candidateInput;
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decide, type Action, type DecideInput } from '../../../src/core/decide.js';
 import { completeStep, startOperation, stepsOf, type Journal } from '../../../src/core/journal.js';
 import type { AgentView, NodeObservation } from '../../../src/core/types.js';
-import { LAB_HOSTS, LAB_SPECS, MiB, NOW, PRIMARY, TIMINGS, downObs, primaryObs, published, replicaObs, view, advance } from './fixtures.js';
+import { LAB_HOSTS, LAB_SPECS, MiB, NOW, PRIMARY, TIMINGS, downObs, primaryObs, published, replicaObs, view, advance, syncRecord } from './fixtures.js';
 
 const BASE = 0x10000000n;
 const healthyReplicas = [replicaObs('replica-1', { lsn: BASE }), replicaObs('replica-2', { lsn: BASE - 10n })];
@@ -242,10 +242,23 @@ describe('decide', () => {
       verdict: 'failed',
     },
     {
-      rule: 'a synchronous standby is preferred on equal position',
+      rule: 'in synchronous mode the member of the recorded set is chosen, not the first name on equal position',
       by: 'failed-failover',
-      input: input({ syncStandbys: ['replica-2'], views: ownView(killed, replicaObs('replica-1', { lsn: BASE, streaming: false }), replicaObs('replica-2', { lsn: BASE, streaming: false })) }),
+      input: input({ sync: syncRecord(['replica-2']), views: ownView(killed, replicaObs('replica-1', { lsn: BASE, streaming: false }), replicaObs('replica-2', { lsn: BASE, streaming: false })) }),
       actions: [{ type: 'failover', from: PRIMARY, to: 'replica-2', reason: expect.any(String) as unknown as string, position: BASE }],
+    },
+    {
+      rule: 'synchronous mode, ANY 1 of two members, one of them down: no failover, the note names the missing member',
+      by: 'failed-awaiting-sync-quorum',
+      input: input({ sync: syncRecord(['replica-1', 'replica-2']), views: ownView(killed, replicaObs('replica-1', { lsn: BASE + MiB, streaming: false }), downObs('replica-2', { container: 'exited' })) }),
+      actions: [],
+      notes: [/failover waits: waiting for the synchronous standbys: 1 of the 2 recorded .*replica-2 may hold the last acknowledged commit/],
+    },
+    {
+      rule: 'synchronous mode, ANY 1 of two members, both seen: the most advanced member, not a more advanced non-member',
+      by: 'failed-failover',
+      input: input({ sync: syncRecord(['pgsql', 'replica-2'], 1, { standbys: ['replica-1', 'replica-2'] }), views: ownView(killed, replicaObs('replica-1', { lsn: BASE, streaming: false }), replicaObs('replica-2', { lsn: BASE + MiB, streaming: false })) }),
+      actions: [{ type: 'failover', from: PRIMARY, to: 'replica-2', reason: expect.any(String) as unknown as string, position: BASE + MiB }],
     },
     {
       rule: 'every replica too far behind the published lastLsn: refusal noted, no failover',

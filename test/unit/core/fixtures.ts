@@ -1,6 +1,7 @@
 // Concise builders for the decision core's inputs. Defaults describe the lab in
 // good health at time NOW: `pgsql` primary on timeline 1, replicas streaming.
 import { completeStep, type Journal } from '../../../src/core/journal.js';
+import type { SyncRecord } from '../../../src/core/sync-set.js';
 import type {
   AgentView,
   ContainerState,
@@ -130,3 +131,8 @@ export const advance = (journal: Journal, steps: Journal['step'][], at: number):
     if (!result.ok) throw new Error(result.reason);
     return result.journal;
   }, journal);
+
+/** A recorded synchronous set that promises: every acknowledged commit is on `number` of `standbys`. */
+export function syncRecord(standbys: string[], number = 1, options: Partial<SyncRecord> = {}): SyncRecord {
+  return { mode: 'quorum', number, standbys, epoch: 1, durability: 'required', degraded: false, pending: false, at: 0, ...options };
+}
