@@ -7,6 +7,7 @@ import type { ClusterContext } from './cluster-context.js';
 import { followClusterContainers } from './container-events.js';
 import { EdgeHealth } from './edge-health.js';
 import { EndpointSwitcher } from './endpoints.js';
+import { SyncManager } from './sync-manager.js';
 import { LeaderDuties } from './leader-duties.js';
 import { Observer } from './observer.js';
 import { OperationRunner, type StepHooks } from './operation.js';
@@ -61,6 +62,7 @@ export class Agent {
       runner: new OperationRunner(cluster, leadership, this.stepProgress(), endpoints, () => this.observer.snapshot(Date.now()), events, (node) => this.observer.lastLsnOf(node)),
       rejoiner: new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader(), events),
       hooks: new RoleChangeHooks(cluster.config, cluster.log, process.env, events),
+      sync: new SyncManager(cluster, leadership, events),
     });
   }
 

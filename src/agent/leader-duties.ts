@@ -16,6 +16,7 @@ import { ensureSlot, fence, prepareForReturn, refreshReturnMarker } from './node
 import type { Observer } from './observer.js';
 import type { OperationRunner } from './operation.js';
 import type { Rejoiner } from './rejoiner.js';
+import type { SyncManager } from './sync-manager.js';
 import type { RoleChangeHooks } from './role-change-hooks.js';
 
 /** What the leader works with: the agent's parts that carry decisions out. */
@@ -29,6 +30,7 @@ export interface LeaderParts {
   hooks: RoleChangeHooks;
   events: EventLog;
   endpoints: EndpointSwitcher | null;
+  sync: SyncManager;
 }
 
 /**
@@ -54,9 +56,10 @@ export class LeaderDuties {
   private readonly hooks: RoleChangeHooks;
   private readonly events: EventLog;
   private readonly endpoints: EndpointSwitcher | null;
+  private readonly sync: SyncManager;
 
   constructor(parts: LeaderParts) {
-    ({ id: this.id, cluster: this.cluster, leadership: this.leadership, observer: this.observer, runner: this.runner, rejoiner: this.rejoiner, hooks: this.hooks, events: this.events, endpoints: this.endpoints } = parts);
+    ({ id: this.id, cluster: this.cluster, leadership: this.leadership, observer: this.observer, runner: this.runner, rejoiner: this.rejoiner, hooks: this.hooks, events: this.events, endpoints: this.endpoints, sync: this.sync } = parts);
   }
 
   async lead(own: AgentView): Promise<void> {
@@ -78,10 +81,11 @@ export class LeaderDuties {
       hostsOf: this.cluster.hostsOf(),
       views: [own, ...others],
       journal,
+      sync: snapshot.sync,
       timings: { failureTimeMs: this.cluster.config.timings.failureTimeMs, viewStaleMs: this.cluster.config.timings.failureTimeMs, stepDeadlineMs: this.cluster.config.timings.stepDeadlineMs },
       maxLagBytes: BigInt(this.cluster.config.maxLagOnFailover),
       streamingWatch: this.streamingWatch,
-      unreadable: snapshot.unreadable.filter((u) => u.key === keys.primary || u.key === keys.journal).map((u) => `${u.key}: ${u.problem}`),
+      unreadable: snapshot.unreadable.filter((u) => u.key === keys.primary || u.key === keys.journal || u.key === keys.sync).map((u) => `${u.key}: ${u.problem}`),
       request: request ? { target: request.target, force: request.force } : null,
     });
     this.streamingWatch = decision.streamingWatch;
@@ -96,6 +100,8 @@ export class LeaderDuties {
       await this.handleRequest(request, published, decision.request);
     }
     if (published && journal === null) this.refreshStoppedMarkers(own, published);
+    // The synchronous set follows the healthy standbys while no operation runs (an operation sets it on its target itself).
+    if (published && journal === null && decision.verdict?.kind === 'healthy' && this.leadership.isLeader()) this.sync.step(published, snapshot.sync);
   }
 
   /**

@@ -282,7 +282,8 @@ export async function promote(cluster: ClusterContext, node: NodeConfig, limitMs
 /** Proves the node takes writes (assigning a transaction id fails on a standby) and returns its timeline. */
 export async function verifyWrite(cluster: ClusterContext, node: NodeConfig): Promise<number> {
   const { rows } = await cluster.pool(node).query<{ tli: number }>(
-    `SELECT txid_current() AS xid, ${CURRENT_TIMELINE_SQL} AS tli`,
+    // Its own commit does not wait for synchronous standbys (none may stream yet): it proves writability, it is no client's write.
+    `SELECT set_config('synchronous_commit', 'local', true), txid_current() AS xid, ${CURRENT_TIMELINE_SQL} AS tli`,
   );
   return rows[0]!.tli;
 }

@@ -1,7 +1,7 @@
 import { completeStep, isFinished, replanTo, withError, withTargetLsn, type Journal, type StepName } from '../core/journal.js';
 import { stepSentence } from '../core/step-sentence.js';
 import { rerankAfterFence } from '../core/operation-rescue.js';
-import { formatLsn, maxLsn } from '../core/lsn.js';
+import { formatLsn, maxLsn, parseLsn } from '../core/lsn.js';
 import { freshObservations } from './fresh-positions.js';
 import { historyRecord } from '../dcs/history.js';
 import { encode, type RequestResult } from '../dcs/store.js';
@@ -14,8 +14,9 @@ import type { NodeConfig } from '../config/schema.js';
 import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, refreshReturnMarker, repoint, restartAsStandby, shutdownCheckpointOf, startAsPrimary, stopCleanly, UncleanShutdownError, verifyWrite } from './node-ops.js';
 import { containerState } from '../docker/engine.js';
 import { isContainerNotRunning } from '../core/liveness.js';
-import { parseLsn } from '../core/lsn.js';
 import { describeError } from '../postgres/connection.js';
+import { claims } from '../core/sync-set.js';
+import { prepareSyncForPromotion } from './sync-promotion.js';
 
 export interface StepHooks {
   /** Called right before a step is carried out (after the leadership check). */
@@ -39,6 +40,7 @@ export class OperationRunner {
   private replayed: Promise<string | null> | null = null;
   /** The old primary's shutdown checkpoint, being read since stop-old (a switchover). */
   private shutdownCheckpoint: Promise<bigint> | null = null;
+  private synchronous: boolean | null = null; // the promotion ran under a promising synchronous set (history)
   constructor(
     private readonly cluster: ClusterContext,
     private readonly leadership: Leadership,
@@ -57,6 +59,7 @@ export class OperationRunner {
     this.marking = null;
     this.replayed = null;
     this.shutdownCheckpoint = null;
+    this.synchronous = null;
     const log = this.cluster.log.child({ op: journal.id, kind: journal.kind, from: journal.from, to: journal.to, epoch: journal.epoch });
     let published: Published | null = null;
     while (!isFinished(journal)) {
@@ -243,6 +246,7 @@ export class OperationRunner {
         if (journal.rollback?.targetPromoted) await ensureSlot(this.cluster, from, this.cluster.slotOf(to)).catch(() => undefined);
         return {};
       case 'promote':
+        this.synchronous = await prepareSyncForPromotion(this.cluster, this.leadership, journal, this.events);
         await promote(this.cluster, to);
         return {};
       case 'verify-write':
@@ -262,6 +266,7 @@ export class OperationRunner {
         ]);
         // Resumed by a new leader, the timeline was not carried over: ask again (verify-write is idempotent).
         const timeline = this.timeline ?? (await verifyWrite(this.cluster, to));
+        this.synchronous ??= claims(await this.cluster.store.sync().catch(() => null));
         const published: Published = {
           name: to.name,
           host: to.host,
@@ -273,8 +278,7 @@ export class OperationRunner {
         return { published };
       }
       case 'rejoin-old':
-        // Cleanly shut down at a position the new primary has: it follows the new timeline without a re-clone.
-        // If it cannot, the rejoin rule rebuilds it; the switchover is not held back by that.
+        // Cleanly shut down at a position the new primary has, it follows without a re-clone (else the rejoin rule rebuilds it).
         await restartAsStandby(this.cluster, from, to).catch((error) =>
           this.cluster.log.warn({ node: from.name, error: describeError(error) }, 'old primary did not rejoin cleanly; rejoin will rebuild it'),
         );
@@ -385,6 +389,7 @@ export class OperationRunner {
       timings,
       startedAt: journal.startedAt,
       leader: this.leadership.agentId,
+      synchronous: this.synchronous ?? false,
     });
     return [
       { key: this.cluster.store.keys.primary, value: encode(published) },

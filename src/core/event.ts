@@ -15,7 +15,9 @@ export type EventKind =
   | 'rejoin'
   | 'refusal'
   | 'hook'
-  | 'command';
+  | 'command'
+  /** The synchronous set changed: recorded in etcd, or set on the primary (issue 13). */
+  | 'sync';
 
 export interface ClusterEvent {
   /** Sortable: the time in ms, zero-padded, then a random suffix (two agents in the same ms). */

@@ -12,6 +12,8 @@ export function historyRecord(fields: {
   leader: string;
   timings?: Record<string, number>;
   startedAt?: number;
+  /** Whether the promotion ran under a promising synchronous set (zero-loss mode). */
+  synchronous?: boolean;
 }): HistoryRecord {
   const { timings = {}, startedAt, ...rest } = fields;
   return { ...rest, timings, ...(startedAt === undefined ? {} : { startedAt }) };

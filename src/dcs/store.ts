@@ -3,6 +3,8 @@ import type { AgentView, Published } from '../core/types.js';
 import type { Journal } from '../core/journal.js';
 import { decode, encode } from './codec.js';
 import type { Keys } from './keys.js';
+import type { SyncRecord } from '../core/sync-set.js';
+import { syncSchema } from './snapshot-schema.js';
 
 export interface HistoryRecord {
   epoch: number;
@@ -17,6 +19,8 @@ export interface HistoryRecord {
   /** When the operation began (ms since epoch): for a failover, the moment the primary was declared failed. */
   startedAt?: number;
   leader: string;
+  /** Whether the promotion ran under a promising synchronous set (issue 13); absent in older records. */
+  synchronous?: boolean;
 }
 
 export interface PauseState {
@@ -88,6 +92,15 @@ export class ClusterStore {
 
   result(id: string): Promise<RequestResult | null> {
     return this.getJson<RequestResult>(this.keys.requestResult(id));
+  }
+
+  /** The recorded synchronous set, checked: a value that does not parse throws (the caller's step fails and is retried). */
+  async sync(): Promise<SyncRecord | null> {
+    const value = await this.getJson<unknown>(this.keys.sync);
+    if (value === null) return null;
+    const parsed = syncSchema.safeParse(value);
+    if (!parsed.success) throw new Error(`${this.keys.sync} does not parse: ${parsed.error.issues[0]?.path.join('.') || 'value'}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    return parsed.data as SyncRecord;
   }
 
   async leader(): Promise<string | null> {

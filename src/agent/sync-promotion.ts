@@ -1,0 +1,31 @@
+import { syncForPromotion } from '../core/sync-promotion.js';
+import { claims, formatStandbyNames } from '../core/sync-set.js';
+import type { Journal } from '../core/journal.js';
+import type { EventLog } from '../dcs/events.js';
+import type { Leadership } from '../dcs/leadership.js';
+import { encode } from '../dcs/store.js';
+import { applyStandbyNames } from '../postgres/sync-state.js';
+import type { ClusterContext } from './cluster-context.js';
+import { describe } from './sync-manager.js';
+
+/**
+ * Before the target is promoted: record what its synchronous_standby_names will name (and the
+ * target itself), then set it on the target while it is still a standby, so that its first
+ * commit as a primary already waits for its standbys (core/sync-promotion.ts says why).
+ * Returns whether the operation runs under a promising record: the history says so.
+ */
+export async function prepareSyncForPromotion(cluster: ClusterContext, leadership: Leadership, journal: Journal, events: EventLog | null): Promise<boolean> {
+  const target = cluster.node(journal.to);
+  if (!target) throw new Error(`node ${journal.to} is not in the config`);
+  const record = await cluster.store.sync();
+  const settings = cluster.config.replication.synchronous;
+  const eligible = cluster.nodes.filter((node) => !node.tags.noFailover).map((node) => node.name);
+  const planned = syncForPromotion({ settings, record, to: target.name, eligible, epoch: journal.epoch, now: Date.now() });
+  if (planned.record !== null) {
+    if (!(await leadership.guard([{ key: cluster.store.keys.sync, value: encode(planned.record) }]))) throw new Error('lost leadership before recording the synchronous set');
+    void events?.emit({ kind: 'sync', rule: 'promote', message: `synchronous set recorded before promoting ${target.name} (${describe(planned.record)})`, epoch: journal.epoch, nodes: planned.record.standbys });
+  }
+  // Nothing to change on an asynchronous cluster that never was otherwise: skip the round trip.
+  if (planned.set !== null || record !== null) await applyStandbyNames(cluster.pool(target), formatStandbyNames(planned.set));
+  return claims(planned.record ?? record);
+}
