@@ -1,5 +1,6 @@
 import { formatEvent } from '../core/event.js';
 import type { ClusterStatus } from '../status/cluster-status.js';
+import { renderSynchronous } from '../status/synchronous-status.js';
 
 // The builder moved to src/status so that agents serve the same JSON on GET /cluster;
 // re-exported here for the CLI's commands.
@@ -13,6 +14,7 @@ export function renderStatus(status: ClusterStatus): string {
   const verdict = status.verdict;
   lines.push(verdict ? `verdict ${verdict.kind}${verdict.rule ? ` (rule ${verdict.rule})` : ''}: ${verdict.why}` : 'verdict - (no leader has decided yet)');
   for (const note of status.notes) lines.push(`note: ${note}`);
+  lines.push(renderSynchronous(status.synchronous));
   const op = status.operation;
   if (op) {
     lines.push(`operation ${op.kind} ${op.from} -> ${op.to} (epoch ${op.epoch}) at step ${op.step} for ${seconds(op.stepMs)}, ${seconds(op.elapsedMs)} in all${op.error ? `; last error: ${op.error}` : ''}`);

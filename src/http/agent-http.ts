@@ -3,6 +3,7 @@ import type { ClusterStore } from '../dcs/store.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../postgres/connection.js';
 import { readStatus } from '../status/cluster-status.js';
+import { readSyncRecord, synchronousStatus, type SynchronousConfig } from '../status/synchronous-status.js';
 import type { AgentState } from './agent-state.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
 import { healthReply, json, primaryReply, replicaReply, type Reply } from './routes.js';
@@ -14,6 +15,8 @@ export interface AgentHttpSource {
   readonly store: ClusterStore;
   readonly clusterName: string;
   readonly nodes: readonly NodeConfig[];
+  /** The agent's `replication.synchronous`: GET /cluster and /metrics show it until a leader records a set. */
+  readonly synchronous: SynchronousConfig;
 }
 
 /**
@@ -35,7 +38,8 @@ export function serveAgentHttp(source: AgentHttpSource, options: { host: string;
   const published = singleFlight(() => source.store.published());
   const history = singleFlight(() => source.store.history());
   const journal = singleFlight(() => source.store.journal());
-  const status = singleFlight(() => readStatus(source.store, source.clusterName));
+  const sync = singleFlight(() => readSyncRecord(source.store));
+  const status = singleFlight(() => readStatus(source.store, source.clusterName, source.synchronous));
   // An etcd read that fails is a 503 naming it: the agent cannot vouch for what it did not read.
   const fromEtcd = async (reply: () => Promise<Reply>): Promise<Reply> => {
     try {
@@ -56,8 +60,9 @@ export function serveAgentHttp(source: AgentHttpSource, options: { host: string;
       '/cluster': () => fromEtcd(async () => json(200, await status())),
       '/metrics': async () => {
         // Local metrics are served even when etcd cannot be read; etcd's are then left out.
-        const cluster = await Promise.all([published(), history(), journal()]).then(
-          ([p, h, j]) => ({ published: p, history: h, journal: j }),
+        const cluster = await Promise.all([published(), history(), journal(), sync()]).then(
+          // An unreadable sync key leaves the synchronous metrics out rather than report a guess.
+          ([p, h, j, s]) => ({ published: p, history: h, journal: j, ...(s === 'unreadable' ? {} : { synchronous: synchronousStatus(s, source.synchronous) }) }),
           () => null,
         );
         return { status: 200, contentType: METRICS_CONTENT_TYPE, body: await renderMetrics({ state: source.state(), cluster }) };

@@ -3,6 +3,7 @@ import type { Journal } from '../core/journal.js';
 import type { Published } from '../core/types.js';
 import type { HistoryRecord } from '../dcs/store.js';
 import { nodeStatuses, shownLsnOf, type Role } from '../status/cluster-status.js';
+import type { SynchronousStatus } from '../status/synchronous-status.js';
 import type { AgentState } from './agent-state.js';
 
 // GET /metrics: one fresh prom-client registry per scrape, filled from a snapshot of the
@@ -20,6 +21,8 @@ export interface MetricsInput {
     history: HistoryRecord[];
     /** The running operation's journal (null: none); absent when not read, and then its metrics are left out. */
     journal?: Journal | null;
+    /** Zero-loss mode as status shows it; absent when not read (or unreadable), and then its metrics are left out. */
+    synchronous?: SynchronousStatus;
   } | null;
 }
 
@@ -78,6 +81,7 @@ export async function renderMetrics(input: MetricsInput): Promise<string> {
       if (Number.isFinite(publishedAt)) at.set({ kind: last.kind }, publishedAt / 1000);
     }
     if (input.cluster.journal !== undefined) operationMetrics(registry, input.cluster.journal);
+    if (input.cluster.synchronous !== undefined) synchronousMetrics(registry, input.cluster.synchronous);
   }
   return registry.metrics();
 }
@@ -92,6 +96,19 @@ function operationMetrics(registry: Registry, journal: Journal | null): void {
   if (!journal) return;
   started.set({ kind: journal.kind }, journal.startedAt / 1000);
   stepStarted.set({ kind: journal.kind, step: journal.step }, (journal.completed.at(-1)?.at ?? journal.startedAt) / 1000);
+}
+
+// The same object `failover status` shows as `synchronous`, so a dashboard and status agree.
+function synchronousMetrics(registry: Registry, sync: SynchronousStatus): void {
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Gauge<L>({ name, help, labelNames, registers: [registry] });
+  gauge('pgf_synchronous_mode', '1 when zero-loss mode is quorum (synchronous_standby_names = ANY k (...)), 0 when off; from the etcd sync record, else the config.').set(sync.mode === 'quorum' ? 1 : 0);
+  gauge('pgf_synchronous_number', 'k of ANY k: how many standbys must flush a commit before it is acknowledged.').set(sync.number);
+  gauge('pgf_synchronous_standbys', 'Standbys in the recorded synchronous set (0 before one is recorded).').set(sync.standbys.length);
+  const member = gauge('pgf_synchronous_standby', '1 for each node in the recorded synchronous set.', ['node']);
+  for (const node of sync.standbys) member.set({ node }, 1);
+  gauge('pgf_synchronous_degraded', '1 when preferred durability went asynchronous: commits are acknowledged without k standbys.').set(sync.degraded ? 1 : 0);
+  gauge('pgf_synchronous_pending', '1 while the recorded standbys have not yet confirmed everything acknowledged before (or none is recorded in quorum mode).').set(sync.pending ? 1 : 0);
+  gauge('pgf_synchronous_promising', '1 when the record promises every acknowledged commit is on k recorded standbys (quorum, not degraded, not pending): a failover then loses none.').set(sync.promising ? 1 : 0);
 }
 
 /** The one definition of "connected to etcd", shared by /health and pgf_etcd_up. */

@@ -6,6 +6,8 @@ import { EventLog } from '../dcs/events.js';
 import type { ClusterEvent } from '../core/event.js';
 import type { Journal } from '../core/journal.js';
 import type { ClusterStore, PauseState, VerdictRecord } from '../dcs/store.js';
+import type { SyncRecord } from '../core/sync-set.js';
+import { synchronousStatus, type SynchronousConfig, type SynchronousStatus } from './synchronous-status.js';
 
 // What `failover status --json` prints, built in one place: the CLI prints it and
 // every agent serves it on GET /cluster, so the two can never drift apart.
@@ -55,6 +57,8 @@ export interface ClusterStatus {
   notes: string[];
   /** The journaled operation under way, at which step and for how long. */
   operation: OperationStatus | null;
+  /** Zero-loss mode: the recorded synchronous set, or the reader's config before one is recorded. */
+  synchronous: SynchronousStatus;
   /** The last three events of the event log, oldest first (`failover events` has them all). */
   events: ClusterEvent[];
   agents: Array<{ id: string; ageMs: number }>;
@@ -113,6 +117,10 @@ export function summarise(input: {
   now: number;
   journal?: Journal | null;
   events?: ClusterEvent[];
+  /** The recorded synchronous set (null: none, or unreadable). */
+  sync?: SyncRecord | null;
+  /** The reader's `replication.synchronous`: what status shows before a set is recorded. */
+  syncSettings: SynchronousConfig;
 }): ClusterStatus {
   return {
     cluster: input.cluster,
@@ -125,6 +133,7 @@ export function summarise(input: {
     verdict: input.verdict ? { kind: input.verdict.verdict, rule: input.verdict.rule ?? null, why: input.verdict.why ?? input.verdict.verdict } : null,
     notes: input.verdict?.notes ?? [],
     operation: input.journal ? operationStatus(input.journal, input.now) : null,
+    synchronous: synchronousStatus(input.sync ?? null, input.syncSettings),
     events: input.events ?? [],
     agents: input.views.map((v) => ({ id: v.agentId, ageMs: Math.max(0, input.now - v.at) })).sort((a, b) => a.id.localeCompare(b.id)),
     nodes: nodeStatuses(pickView(input.views, input.leader), input.published),
@@ -132,12 +141,12 @@ export function summarise(input: {
 }
 
 /** The status from one snapshot (every field at the same etcd revision), and the latest events. */
-export async function readStatus(store: ClusterStore, cluster: string): Promise<ClusterStatus> {
-  const [{ published, leader, paused, verdict, views, journal, unreadable }, events] = await Promise.all([
+export async function readStatus(store: ClusterStore, cluster: string, syncSettings: SynchronousConfig): Promise<ClusterStatus> {
+  const [{ published, leader, paused, verdict, views, journal, sync, unreadable }, events] = await Promise.all([
     readSnapshot(store.etcd, store.keys),
     new EventLog(store.etcd, store.keys, 'status').latest(3),
   ]);
-  const status = summarise({ cluster, published, leader, paused, verdict, views, journal, events, now: Date.now() });
+  const status = summarise({ cluster, published, leader, paused, verdict, views, journal, events, sync, syncSettings, now: Date.now() });
   return unreadable.length === 0 ? status : { ...status, notes: [...status.notes, ...unreadable.map((u) => `unreadable etcd value ${u.key}: ${u.problem}`)] };
 }
 

@@ -92,7 +92,7 @@ export async function startAgents(
     });
     await agent.start();
     agents.push(agent);
-    if (own.http) servers.set(id, serveAgentHttp({ state: () => agent.state(), store: new ClusterStore(etcd, keysFor(config.etcd.prefix, config.cluster)), clusterName: config.cluster, nodes: config.nodes }, own.http, log));
+    if (own.http) servers.set(id, serveAgentHttp({ state: () => agent.state(), store: new ClusterStore(etcd, keysFor(config.etcd.prefix, config.cluster)), clusterName: config.cluster, nodes: config.nodes, synchronous: config.replication.synchronous }, own.http, log));
   }
   const reader = createEtcd(config.etcd);
   etcds.push(reader);

@@ -50,7 +50,7 @@ export function registerAgent(program: Command): void {
         log,
       );
       // The HTTP status and metrics server reads the agent's memory and etcd; it never acts.
-      const http = config.http ? serveAgentHttp({ state: () => agent.state(), store: cluster.store, clusterName: config.cluster, nodes: config.nodes }, config.http, log) : null;
+      const http = config.http ? serveAgentHttp({ state: () => agent.state(), store: cluster.store, clusterName: config.cluster, nodes: config.nodes, synchronous: config.replication.synchronous }, config.http, log) : null;
       log.info({ nodes: config.nodes.map((n) => n.name), timings: config.timings }, 'agent started');
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {

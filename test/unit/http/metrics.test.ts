@@ -5,8 +5,9 @@ import type { HistoryRecord } from '../../../src/dcs/store.js';
 import type { AgentState } from '../../../src/http/agent-state.js';
 import { renderMetrics } from '../../../src/http/metrics.js';
 import { nodeStatuses } from '../../../src/status/cluster-status.js';
+import { synchronousStatus } from '../../../src/status/synchronous-status.js';
 import { parsePrometheusText, valueOf, type Family } from '../../support/prometheus.js';
-import { downObs, primaryObs, published, replicaObs, view, MiB } from '../core/fixtures.js';
+import { downObs, primaryObs, published, replicaObs, syncRecord, view, MiB } from '../core/fixtures.js';
 
 function history(epoch: number, kind: HistoryRecord['kind'], totalMs?: number, at = '2024-01-02T00:00:00.000Z'): HistoryRecord {
   return { epoch, from: 'pgsql', to: 'replica-1', kind, reason: 'test', at, timeline: epoch, timings: totalMs === undefined ? {} : { total: totalMs }, leader: 'agent-1' };
@@ -151,6 +152,49 @@ describe('GET /metrics', () => {
     it('journal not read (or etcd unreadable): the operation metrics are left out, not reported as "none"', async () => {
       expect((await scrape({ state, cluster })).has('pgf_operation_in_progress')).toBe(false);
       expect((await scrape({ state, cluster: null })).has('pgf_operation_in_progress')).toBe(false);
+    });
+  });
+
+  describe('zero-loss mode (the object status shows as synchronous)', () => {
+    const QUORUM = { mode: 'quorum' as const, number: 1, durability: 'required' as const };
+    const SYNC_FAMILIES = ['pgf_synchronous_mode', 'pgf_synchronous_number', 'pgf_synchronous_standbys', 'pgf_synchronous_standby', 'pgf_synchronous_degraded', 'pgf_synchronous_pending', 'pgf_synchronous_promising'];
+
+    it('a promising record: mode 1, k, its members counted and named, promising', async () => {
+      const families = await scrape({ state, cluster: { ...cluster, synchronous: synchronousStatus(syncRecord(['replica-1', 'replica-2'], 1), QUORUM) } });
+      expect(valueOf(families, 'pgf_synchronous_mode')).toBe(1);
+      expect(valueOf(families, 'pgf_synchronous_number')).toBe(1);
+      expect(valueOf(families, 'pgf_synchronous_standbys')).toBe(2);
+      expect(families.get('pgf_synchronous_standby')?.samples.map((s) => [s.labels.node, s.value])).toEqual([
+        ['replica-1', 1],
+        ['replica-2', 1],
+      ]);
+      expect(valueOf(families, 'pgf_synchronous_degraded')).toBe(0);
+      expect(valueOf(families, 'pgf_synchronous_pending')).toBe(0);
+      expect(valueOf(families, 'pgf_synchronous_promising')).toBe(1);
+    });
+
+    it('degraded (preferred durability): degraded 1, promising 0', async () => {
+      const degraded = syncRecord(['replica-1', 'replica-2'], 2, { durability: 'preferred', degraded: true });
+      const families = await scrape({ state, cluster: { ...cluster, synchronous: synchronousStatus(degraded, QUORUM) } });
+      expect(valueOf(families, 'pgf_synchronous_number')).toBe(2);
+      expect(valueOf(families, 'pgf_synchronous_degraded')).toBe(1);
+      expect(valueOf(families, 'pgf_synchronous_promising')).toBe(0);
+    });
+
+    it('off, no record: mode 0, no standbys, nothing promised', async () => {
+      const families = await scrape({ state, cluster: { ...cluster, synchronous: synchronousStatus(null, { ...QUORUM, mode: 'off' }) } });
+      expect(valueOf(families, 'pgf_synchronous_mode')).toBe(0);
+      expect(valueOf(families, 'pgf_synchronous_standbys')).toBe(0);
+      expect(families.get('pgf_synchronous_standby')?.samples ?? []).toEqual([]);
+      expect(valueOf(families, 'pgf_synchronous_pending')).toBe(0);
+      expect(valueOf(families, 'pgf_synchronous_promising')).toBe(0);
+    });
+
+    it('not read (etcd or the sync key unreadable): left out, not reported as off', async () => {
+      for (const input of [{ state, cluster }, { state, cluster: null }]) {
+        const families = await scrape(input);
+        for (const name of SYNC_FAMILIES) expect(families.has(name), name).toBe(false);
+      }
     });
   });
 });

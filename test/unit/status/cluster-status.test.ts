@@ -5,7 +5,7 @@ import { summarise } from '../../../src/status/cluster-status.js';
 
 const NOW = 1_800_000_000_000;
 const published = { name: 'pgsql', host: 'pgsql', port: 5432, epoch: 1, timeline: 1, since: 'x' };
-const base = { cluster: 'main', published, leader: 'agent-1', paused: null, views: [], now: NOW };
+const base = { cluster: 'main', published, leader: 'agent-1', paused: null, views: [], now: NOW, syncSettings: { mode: 'off' as const, number: 1, durability: 'required' as const } };
 
 describe('status explains itself', () => {
   it('gives the verdict with its rule and why, or null before any leader decided', () => {
@@ -40,5 +40,13 @@ describe('status explains itself', () => {
     const text = renderStatus(summarise({ ...base, verdict: null, events }));
     expect(text).toMatch(/recent events \(failover events for all\):\n {2}2026-11-29 09:00:01\.000 .*event 1.*\n {2}.*event 2.*\n {2}.*event 3/);
     expect(renderStatus(summarise({ ...base, verdict: null }))).not.toContain('recent events');
+  });
+
+  it('shows the synchronous set on one line, after the verdict and its notes', () => {
+    const sync = { mode: 'quorum' as const, number: 1, standbys: ['replica-2', 'replica-1'], epoch: 1, durability: 'required' as const, degraded: false, pending: false, at: NOW };
+    const status = summarise({ ...base, verdict: null, sync });
+    expect(status.synchronous).toEqual({ mode: 'quorum', number: 1, durability: 'required', standbys: ['replica-1', 'replica-2'], degraded: false, pending: false, epoch: 1, promising: true, recorded: true });
+    expect(renderStatus(status)).toContain('verdict - (no leader has decided yet)\nsynchronous: quorum ANY 1 of replica-1, replica-2 (required)\nNODE');
+    expect(renderStatus(summarise({ ...base, verdict: null })).split('\n')).toContain('synchronous: off (config)');
   });
 });
