@@ -3,6 +3,7 @@
 // sentence per problem out. Pure: no I/O, no clock.
 import { formatBytes } from './bytes.js';
 import { formatLsn } from './lsn.js';
+import type { SyncSettings } from './sync-set.js';
 import type { Lsn } from './types.js';
 
 /** One row of pg_stat_replication on the primary (one walsender). */
@@ -62,6 +63,8 @@ export interface HealthInput {
   slots: SlotRow[];
   expected: ExpectedReplica[];
   thresholds?: Partial<HealthThresholds>;
+  /** The config's `replication.synchronous`: in quorum mode, fewer than `number` synchronous standbys is a warning. */
+  synchronous?: SyncSettings;
 }
 
 export type Level = 'ok' | 'warn' | 'alert';
@@ -103,7 +106,12 @@ export interface Health {
   problems: string[];
   /** One sentence each; listed, but the cluster stays healthy. */
   warnings: string[];
+  /** Zero-loss mode as configured, and the standbys pg_stat_replication counts as synchronous (sync_state sync or quorum). */
+  synchronous: { mode: SyncSettings['mode']; number: number; durability: SyncSettings['durability']; standbys: string[] } | null;
 }
+
+/** sync_state of a walsender a commit waits for: `sync` (FIRST k, or a plain list) or `quorum` (ANY k). */
+const SYNCHRONOUS_STATES = new Set(['sync', 'quorum']);
 
 /** The states of a walsender that serves a standby (a `backup` walsender serves pg_basebackup). */
 const STREAMING = 'streaming';
@@ -121,10 +129,13 @@ export function classifyHealth(input: HealthInput): Health {
 
   if (input.inRecovery) {
     problems.push(`${input.primary} is published as the primary but is in recovery (a standby)`);
-    return { healthy: false, ...base, replicas: [], slots: [], problems, warnings };
+    return { healthy: false, ...base, replicas: [], slots: [], problems, warnings, synchronous: synchronousOf(input.synchronous, []) };
   }
 
   const rows = input.replication.filter((r) => r.state !== BACKUP);
+  const synchronous = synchronousOf(input.synchronous, rows);
+  const short = synchronousShortfall(input.synchronous, synchronous?.standbys ?? []);
+  if (short) warnings.push(short);
   const expected = new Map(input.expected.filter((e) => e.name !== input.primary).map((e) => [e.name, e]));
   const replicas: ReplicaHealth[] = [];
 
@@ -193,7 +204,24 @@ export function classifyHealth(input: HealthInput): Health {
     slots.push({ name: slot.slotName, active: slot.active, retainedBytes: slot.retainedBytes === null ? null : Number(slot.retainedBytes), replica: owner });
   }
 
-  return { healthy: problems.length === 0, ...base, replicas, slots, problems, warnings };
+  return { healthy: problems.length === 0, ...base, replicas, slots, problems, warnings, synchronous };
+}
+
+function synchronousOf(settings: SyncSettings | undefined, rows: readonly ReplicationRow[]): Health['synchronous'] {
+  if (!settings) return null;
+  const standbys = rows.filter((r) => r.syncState !== null && SYNCHRONOUS_STATES.has(r.syncState)).map((r) => r.applicationName);
+  return { mode: settings.mode, number: settings.number, durability: settings.durability, standbys: [...new Set(standbys)].sort() };
+}
+
+/** In quorum mode, fewer synchronous standbys than `number`: what it costs, by durability. */
+function synchronousShortfall(settings: SyncSettings | undefined, standbys: readonly string[]): string | null {
+  if (settings?.mode !== 'quorum' || standbys.length >= settings.number) return null;
+  const have = standbys.length === 0 ? 'none is' : `only ${standbys.length} ${standbys.length === 1 ? 'is' : 'are'} (${standbys.join(', ')})`;
+  const cost =
+    settings.durability === 'required'
+      ? 'commits wait until enough are (durability required)'
+      : `commits wait for them up to ${seconds(settings.degradeAfterMs / 1000)}, then are acknowledged without them (durability preferred: a failover may lose those)`;
+  return `synchronous mode wants ${settings.number} synchronous ${settings.number === 1 ? 'standby' : 'standbys'} (ANY ${settings.number}), ${have} in pg_stat_replication: ${cost}`;
 }
 
 /** The slot the walsender uses when the reader knows it; otherwise the replica's own slot by name, if it is in use. */

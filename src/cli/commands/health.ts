@@ -54,6 +54,7 @@ export function registerHealth(program: Command): void {
         ...snapshot,
         expected: config.nodes.filter((n) => n.name !== node.name).map((n) => ({ name: n.name, slot: slotNameOf(n.name) })),
         thresholds: { alertSeconds: options.maxLag },
+        synchronous: config.replication.synchronous,
       });
       // A setting that voids the partition rule is a warning, not a replication fault: the exit code stays.
       const reachable = config.nodes.filter((n) => n.hostPort !== undefined);
@@ -109,8 +110,10 @@ export function renderHealth(health: Health, cluster: string, epoch: number): st
   const { warnSeconds, alertSeconds } = health.thresholds;
   const lines = [
     `cluster ${cluster}  epoch ${epoch}  primary ${health.primary}  lsn ${health.currentLsn ?? '-'}  ${health.healthy ? 'healthy' : 'UNHEALTHY'}  (warn > ${warnSeconds} s, alert > ${alertSeconds} s)`,
-    '',
   ];
+  const sync = health.synchronous;
+  if (sync?.mode === 'quorum') lines.push(`synchronous: quorum ANY ${sync.number} (${sync.durability}), synchronous now: ${sync.standbys.join(', ') || 'none'}`);
+  lines.push('');
   const header = ['REPLICA', 'STATE', 'SYNC', 'SENT', 'FLUSHED', 'REPLAYED', 'LAG', 'LAG S', 'SLOT', 'LEVEL'];
   const rows = health.replicas.map((r) => [
     r.name,

@@ -239,6 +239,67 @@ describe('classifyHealth: the report', () => {
   });
 });
 
+describe('classifyHealth: zero-loss mode (config replication.synchronous)', () => {
+  const QUORUM = { mode: 'quorum' as const, number: 1, durability: 'required' as const, degradeAfterMs: 10_000 };
+  const quorumRows = (...states: Array<string | null>) => states.map((syncState, i) => row(`replica-${i + 1}`, { syncState }));
+
+  it.each<{ rule: string; input: HealthInput; warnings: RegExp[]; standbys: string[] | null }>([
+    {
+      rule: 'quorum ANY 1, both standbys quorum: no warning',
+      input: input({ synchronous: QUORUM, replication: quorumRows('quorum', 'quorum') }),
+      warnings: [],
+      standbys: ['replica-1', 'replica-2'],
+    },
+    {
+      rule: "FIRST-style 'sync' counts too",
+      input: input({ synchronous: QUORUM, replication: quorumRows('sync', 'potential') }),
+      warnings: [],
+      standbys: ['replica-1'],
+    },
+    {
+      rule: 'quorum ANY 1, no standby synchronous (setting empty): a warning naming the cost under required durability',
+      input: input({ synchronous: QUORUM, replication: quorumRows('async', 'async') }),
+      warnings: [/^synchronous mode wants 1 synchronous standby \(ANY 1\), none is in pg_stat_replication: commits wait until enough are \(durability required\)$/],
+      standbys: [],
+    },
+    {
+      rule: 'quorum ANY 2, one synchronous, preferred durability: a warning naming the one and degradeAfterMs',
+      input: input({ synchronous: { ...QUORUM, number: 2, durability: 'preferred' }, replication: quorumRows('quorum', 'potential') }),
+      warnings: [/^synchronous mode wants 2 synchronous standbys \(ANY 2\), only 1 is \(replica-1\) in pg_stat_replication: commits wait for them up to 10 s, then are acknowledged without them/],
+      standbys: ['replica-1'],
+    },
+    {
+      rule: 'a base backup walsender is not a standby',
+      input: input({ synchronous: { ...QUORUM, number: 2 }, replication: [row('replica-1', { syncState: 'quorum' }), row('replica-2', { syncState: 'async' }), row('pg_basebackup', { state: 'backup', syncState: 'quorum' })] }),
+      warnings: [/only 1 is \(replica-1\)/],
+      standbys: ['replica-1'],
+    },
+    {
+      rule: 'mode off: no warning whatever sync_state says',
+      input: input({ synchronous: { ...QUORUM, mode: 'off' }, replication: quorumRows('async', 'async') }),
+      warnings: [],
+      standbys: [],
+    },
+    {
+      rule: 'no synchronous settings given: no warning, synchronous null',
+      input: input({ replication: quorumRows('async', 'async') }),
+      warnings: [],
+      standbys: null,
+    },
+  ])('$rule', ({ input: given, warnings, standbys }) => {
+    const health = classifyHealth(given);
+    // A warning never changes the verdict: exit codes stay as they are.
+    expect(health.healthy).toBe(true);
+    expect(health.problems).toEqual([]);
+    expectSentences(health.warnings, warnings);
+    expect(health.synchronous?.standbys ?? null).toEqual(standbys);
+  });
+
+  it('reports the configured mode and k beside what pg_stat_replication counts', () => {
+    expect(classifyHealth(input({ synchronous: QUORUM, replication: quorumRows('quorum', 'quorum') })).synchronous).toEqual({ mode: 'quorum', number: 1, durability: 'required', standbys: ['replica-1', 'replica-2'] });
+  });
+});
+
 function replica(health: Health, name: string) {
   const found = health.replicas.find((r) => r.name === name);
   if (!found) throw new Error(`no replica ${name} in ${JSON.stringify(health.replicas.map((r) => r.name))}`);
