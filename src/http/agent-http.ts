@@ -3,7 +3,7 @@ import type { ClusterStore } from '../dcs/store.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../postgres/connection.js';
 import { readStatus } from '../status/cluster-status.js';
-import { readSyncRecord, synchronousStatus, type SynchronousConfig } from '../status/synchronous-status.js';
+import { synchronousStatus, type SynchronousConfig } from '../status/synchronous-status.js';
 import type { AgentState } from './agent-state.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
 import { healthReply, json, primaryReply, replicaReply, type Reply } from './routes.js';
@@ -38,7 +38,8 @@ export function serveAgentHttp(source: AgentHttpSource, options: { host: string;
   const published = singleFlight(() => source.store.published());
   const history = singleFlight(() => source.store.history());
   const journal = singleFlight(() => source.store.journal());
-  const sync = singleFlight(() => readSyncRecord(source.store));
+  // A sync key that cannot be read or does not parse leaves only the synchronous metrics out.
+  const sync = singleFlight(() => source.store.sync().catch((): 'unreadable' => 'unreadable'));
   const status = singleFlight(() => readStatus(source.store, source.clusterName, source.synchronous));
   // An etcd read that fails is a 503 naming it: the agent cannot vouch for what it did not read.
   const fromEtcd = async (reply: () => Promise<Reply>): Promise<Reply> => {
@@ -61,7 +62,6 @@ export function serveAgentHttp(source: AgentHttpSource, options: { host: string;
       '/metrics': async () => {
         // Local metrics are served even when etcd cannot be read; etcd's are then left out.
         const cluster = await Promise.all([published(), history(), journal(), sync()]).then(
-          // An unreadable sync key leaves the synchronous metrics out rather than report a guess.
           ([p, h, j, s]) => ({ published: p, history: h, journal: j, ...(s === 'unreadable' ? {} : { synchronous: synchronousStatus(s, source.synchronous) }) }),
           () => null,
         );

@@ -1,7 +1,4 @@
 import { claims, sortedNames, type Durability, type SyncMode, type SyncRecord, type SyncSettings } from '../core/sync-set.js';
-import { decode } from '../dcs/codec.js';
-import { syncSchema } from '../dcs/snapshot-schema.js';
-import type { ClusterStore } from '../dcs/store.js';
 
 // Zero-loss mode as `status`, GET /cluster and /metrics show it: one object built in one
 // place from the recorded synchronous set (the etcd `sync` key), so the three never differ.
@@ -55,21 +52,4 @@ export function renderSynchronous(sync: SynchronousStatus): string {
   const members = sync.standbys.length > 0 ? sync.standbys.join(', ') : 'no standby recorded';
   const flags = [sync.degraded ? 'DEGRADED (commits acknowledged without standbys)' : null, sync.pending ? 'pending (not yet promising)' : null].filter((f) => f !== null);
   return `synchronous: quorum ANY ${sync.number} of ${members} (${sync.durability})${flags.length > 0 ? `  ${flags.join(', ')}` : ''}`;
-}
-
-/**
- * The `sync` key alone, validated as readSnapshot validates it (values from etcd are input):
- * 'unreadable' when present but not a record, so a caller never takes a bad value for "none".
- */
-export async function readSyncRecord(store: ClusterStore): Promise<SyncRecord | null | 'unreadable'> {
-  const text = await store.etcd.get(store.keys.sync).string();
-  if (text === null) return null;
-  let value: unknown;
-  try {
-    value = decode<unknown>(text);
-  } catch {
-    return 'unreadable';
-  }
-  const parsed = syncSchema.safeParse(value);
-  return parsed.success ? (parsed.data as SyncRecord) : 'unreadable';
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ClusterStore } from '../../../src/dcs/store.js';
-import { readSyncRecord, renderSynchronous, synchronousStatus, type SynchronousConfig } from '../../../src/status/synchronous-status.js';
+import { renderSynchronous, synchronousStatus, type SynchronousConfig } from '../../../src/status/synchronous-status.js';
 import { syncRecord } from '../core/fixtures.js';
 
 const QUORUM: SynchronousConfig = { mode: 'quorum', number: 1, durability: 'required' };
@@ -65,36 +64,5 @@ describe('renderSynchronous: one line', () => {
     [null, OFF, 'synchronous: off (config)'],
   ])('%#: %s', (record, config, line) => {
     expect(renderSynchronous(synchronousStatus(record, config))).toBe(line);
-  });
-});
-
-/** A store whose etcd holds `text` at the sync key (null: no key). */
-function storeWith(text: string | null): ClusterStore {
-  const keys = { sync: '/pg-failover/main/sync' };
-  const etcd = {
-    get: (key: string) => ({ string: async () => (key === keys.sync ? text : null) }),
-  };
-  return { etcd, keys } as unknown as ClusterStore;
-}
-
-describe('readSyncRecord: the sync key, validated', () => {
-  it('null without a key; the record when it parses, with defaults filled in', async () => {
-    expect(await readSyncRecord(storeWith(null))).toBeNull();
-    expect(await readSyncRecord(storeWith(JSON.stringify({ mode: 'quorum', number: 1, standbys: ['replica-1'], epoch: 2 })))).toEqual({
-      mode: 'quorum',
-      number: 1,
-      standbys: ['replica-1'],
-      epoch: 2,
-      durability: 'required',
-      degraded: false,
-      pending: false,
-      at: 0,
-    });
-  });
-
-  it("'unreadable' for a value that is not JSON or not a record: never taken for 'none'", async () => {
-    expect(await readSyncRecord(storeWith('{not json'))).toBe('unreadable');
-    expect(await readSyncRecord(storeWith(JSON.stringify({ mode: 'sometimes', number: 1, standbys: [], epoch: 1 })))).toBe('unreadable');
-    expect(await readSyncRecord(storeWith(JSON.stringify({ mode: 'quorum', number: 0, standbys: [], epoch: 1 })))).toBe('unreadable');
   });
 });
