@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { renderRules, rulesReport } from '../../../src/cli/commands/rules.js';
+import { RULES, STANDING_RULES } from '../../../src/core/rules.js';
+import { SYNC_RULES } from '../../../src/core/sync-plan.js';
+
+describe('failover rules', () => {
+  const report = rulesReport();
+
+  it('--json keeps its keys (standing, rules, steps) and adds sync: the synchronous set rows in order', () => {
+    expect(Object.keys(report)).toEqual(['standing', 'rules', 'steps', 'sync']);
+    expect(report.rules.map((r) => r.id)).toEqual(RULES.map((r) => r.id));
+    expect(report.standing.map((r) => r.id)).toEqual(STANDING_RULES.map((r) => r.id));
+    expect(report.sync.length).toBe(SYNC_RULES.length);
+    expect(report.sync.length).toBeGreaterThan(0);
+    report.sync.forEach((row, i) => {
+      expect(row).toEqual({ order: i + 1, id: SYNC_RULES[i]!.id, when: SYNC_RULES[i]!.when, then: SYNC_RULES[i]!.then });
+    });
+    // Plain JSON: the rows' matchers and planners stay in the code.
+    expect(JSON.parse(JSON.stringify(report))).toEqual(report);
+  });
+
+  it('the text lists the synchronous set rows under their own heading, between the decision rules and the steps', () => {
+    const text = renderRules(report);
+    const heading = text.indexOf('Synchronous set (zero-loss mode');
+    expect(heading).toBeGreaterThan(text.indexOf('Rules, first match wins:'));
+    expect(heading).toBeLessThan(text.indexOf('Operation steps, in order:'));
+    const section = text.slice(heading, text.indexOf('Operation steps, in order:'));
+    for (const [i, row] of SYNC_RULES.entries()) {
+      expect(section).toContain(`${String(i + 1).padStart(2)}. ${row.id}\n      when: ${row.when}\n      then: ${row.then}`);
+    }
+  });
+});
