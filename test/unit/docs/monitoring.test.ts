@@ -17,8 +17,9 @@ import type { NodeObservation } from '../../../src/core/types.js';
 import type { HistoryRecord } from '../../../src/dcs/store.js';
 import type { AgentState } from '../../../src/http/agent-state.js';
 import { renderMetrics } from '../../../src/http/metrics.js';
+import { synchronousStatus } from '../../../src/status/synchronous-status.js';
 import { parsePrometheusText } from '../../support/prometheus.js';
-import { downObs, primaryObs, published, replicaObs, view, MiB } from '../core/fixtures.js';
+import { downObs, primaryObs, published, replicaObs, syncRecord, view, MiB } from '../core/fixtures.js';
 
 const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/monitoring');
 const dashboardText = readFileSync(join(dir, 'grafana-dashboard.json'), 'utf8');
@@ -56,7 +57,7 @@ function unknownNames(text: string, exported: ReadonlySet<string>): string[] {
   return [...metricNames(text)].filter((name) => !exported.has(name)).sort();
 }
 
-/** The families one scrape of an agent that sees everything exports (an operation running, a promotion done). */
+/** The families one scrape of an agent that sees everything exports (an operation running, a promotion done, a synchronous set recorded). */
 async function exportedFamilies(): Promise<Set<string>> {
   const replica = replicaObs('replica-1', { lsn: 7n * MiB, receiveLsn: 8n * MiB });
   replica.sql = { ...replica.sql, replayLagMs: 250 } as NodeObservation['sql'];
@@ -70,7 +71,8 @@ async function exportedFamilies(): Promise<Set<string>> {
   const failover: HistoryRecord = { epoch: 2, from: 'replica-1', to: 'pgsql', kind: 'failover', reason: 'test', at: '2024-01-02T00:00:00.000Z', timeline: 2, timings: { total: 900 }, leader: 'agent-1' };
   const begun = startOperation({ id: 'op', kind: 'switchover', from: 'pgsql', to: 'replica-1', epoch: 3, reason: 'test', requestedBy: 'cli', now: 1_000 });
   const journal = (completeStep(begun, 'stop-old', 2_000) as { ok: true; journal: Journal }).journal;
-  const text = await renderMetrics({ state, cluster: { published: published({ epoch: 2 }), history: [failover], journal } });
+  const synchronous = synchronousStatus(syncRecord(['replica-1']), { mode: 'quorum', number: 1, durability: 'required' });
+  const text = await renderMetrics({ state, cluster: { published: published({ epoch: 2 }), history: [failover], journal, synchronous } });
   return new Set(parsePrometheusText(text).keys());
 }
 
@@ -97,9 +99,9 @@ describe('docs/monitoring names only metrics that /metrics exports', () => {
     expect(metricNames(alertsText).size).toBeGreaterThanOrEqual(10);
   });
 
-  it('the dashboard has panels for roles, lag in bytes and seconds, epoch, leader, promotions, etcd and Docker errors', () => {
+  it('the dashboard has panels for roles, lag in bytes and seconds, epoch, leader, promotions, etcd and Docker errors, the synchronous set', () => {
     const used = metricNames(dashboardQueries().map((q) => q.expr).join('\n'));
-    for (const name of ['pgf_node_role', 'pgf_node_lag_bytes', 'pgf_node_replay_lag_seconds', 'pgf_epoch', 'pgf_is_leader', 'pgf_promotions_total', 'pgf_etcd_errors_total', 'pgf_docker_errors_total']) {
+    for (const name of ['pgf_node_role', 'pgf_node_lag_bytes', 'pgf_node_replay_lag_seconds', 'pgf_epoch', 'pgf_is_leader', 'pgf_promotions_total', 'pgf_etcd_errors_total', 'pgf_docker_errors_total', 'pgf_synchronous_mode', 'pgf_synchronous_promising', 'pgf_synchronous_degraded', 'pgf_synchronous_standby']) {
       expect(used.has(name), name).toBe(true);
     }
   });
@@ -150,8 +152,8 @@ describe('alerts.yml', () => {
     }
   });
 
-  it('covers the primary, the leader, replica lag, a stuck operation, promotions, etcd and Docker errors', () => {
-    for (const name of ['PgfPrimaryUnreachable', 'PgfNoLeader', 'PgfReplicaLagWarning', 'PgfReplicaLagCritical', 'PgfReplicaLagBytes', 'PgfOperationStuck', 'PgfFailoverInLastHour', 'PgfEtcdErrorsRising', 'PgfDockerErrorsRising']) {
+  it('covers the primary, the leader, replica lag, a stuck operation, promotions, etcd and Docker errors, zero-loss mode', () => {
+    for (const name of ['PgfPrimaryUnreachable', 'PgfNoLeader', 'PgfReplicaLagWarning', 'PgfReplicaLagCritical', 'PgfReplicaLagBytes', 'PgfOperationStuck', 'PgfFailoverInLastHour', 'PgfEtcdErrorsRising', 'PgfDockerErrorsRising', 'PgfSynchronousDegraded', 'PgfSynchronousNotPromising']) {
       expect(rule(name).alert).toBe(name);
     }
   });
