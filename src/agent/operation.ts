@@ -3,8 +3,8 @@ import { stepSentence } from '../core/step-sentence.js';
 import { rerankAfterFence } from '../core/operation-rescue.js';
 import { formatLsn, maxLsn, parseLsn } from '../core/lsn.js';
 import { freshObservations } from './fresh-positions.js';
-import { historyRecord } from '../dcs/history.js';
-import { encode, type RequestResult } from '../dcs/store.js';
+import { encode } from '../dcs/store.js';
+import { publishWrites, republishWrites, resultWrites } from './operation-records.js';
 import type { AgentView, Published } from '../core/types.js';
 import type { EndpointSwitcher } from './endpoints.js';
 import type { EventLog } from '../dcs/events.js';
@@ -16,7 +16,7 @@ import { containerState } from '../docker/engine.js';
 import { isContainerNotRunning } from '../core/liveness.js';
 import { describeError } from '../postgres/connection.js';
 import { claims } from '../core/sync-set.js';
-import { prepareSyncForPromotion } from './sync-promotion.js';
+import { pointOthersAtTarget, prepareSyncForPromotion, type PreparedSync } from './sync-promotion.js';
 
 export interface StepHooks {
   /** Called right before a step is carried out (after the leadership check). */
@@ -41,6 +41,7 @@ export class OperationRunner {
   /** The old primary's shutdown checkpoint, being read since stop-old (a switchover). */
   private shutdownCheckpoint: Promise<bigint> | null = null;
   private synchronous: boolean | null = null; // the promotion ran under a promising synchronous set (history)
+  private syncPrepared: Promise<PreparedSync> | null = null;
   constructor(
     private readonly cluster: ClusterContext,
     private readonly leadership: Leadership,
@@ -60,6 +61,7 @@ export class OperationRunner {
     this.replayed = null;
     this.shutdownCheckpoint = null;
     this.synchronous = null;
+    this.syncPrepared = null;
     const log = this.cluster.log.child({ op: journal.id, kind: journal.kind, from: journal.from, to: journal.to, epoch: journal.epoch });
     let published: Published | null = null;
     while (!isFinished(journal)) {
@@ -94,11 +96,11 @@ export class OperationRunner {
       const next = completeStep(journal, step, Date.now());
       if (!next.ok) return { ok: false, journal, error: next.reason, lostLeadership: false };
       journal = next.journal;
-      const writes = step === 'publish' && published ? this.publishWrites(journal, published) : [];
+      const writes = step === 'publish' && published ? publishWrites(this.cluster, this.leadership.agentId, journal, published, this.synchronous ?? false) : [];
       // A requested operation's result is written with its end, in one transaction: a leader that
       // dies right after cannot leave `failover promote` waiting for a result nobody writes.
       const recorded = isFinished(journal)
-        ? await this.leadership.guard([{ key: this.cluster.store.keys.journal, delete: true }, ...(await this.resultWrites(journal, published)), ...(await this.republishWrites(journal))])
+        ? await this.leadership.guard([{ key: this.cluster.store.keys.journal, delete: true }, ...(await resultWrites(this.cluster, journal, published)), ...(await republishWrites(this.cluster, journal))])
         : await this.leadership.guard([...writes, { key: this.cluster.store.keys.journal, value: encode(journal) }]);
       if (!recorded) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
       log.info({ step, ms: Date.now() - began, targetLsn: journal.targetLsn }, `step ${step} done`);
@@ -169,6 +171,15 @@ export class OperationRunner {
     return replanned;
   }
 
+  /** Started alongside the fence (or the stop), awaited before the promotion; again for another target. */
+  private prepareSync(journal: Journal): Promise<PreparedSync> {
+    const earlier = this.syncPrepared;
+    const fresh = () => prepareSyncForPromotion(this.cluster, this.leadership, journal, this.events);
+    this.syncPrepared = (earlier ?? fresh()).then((done) => (done.to === journal.to ? done : fresh()), fresh);
+    this.syncPrepared.catch(() => undefined);
+    return this.syncPrepared;
+  }
+
   private node(name: string) {
     const node = this.cluster.node(name);
     if (!node) throw new Error(`node ${name} is not in the config`);
@@ -184,6 +195,7 @@ export class OperationRunner {
         // primary: it runs alongside the fence, and the catch-up step collects it.
         this.replayed = awaitReplay(this.cluster, to, 10_000);
         this.replayed.catch(() => undefined);
+        this.prepareSync(journal);
         const [fenced] = await Promise.all([fence(this.cluster, from), this.endpoints?.holdWrites('failover')]);
         void this.events?.emit({ kind: 'fence', rule: 'fence-old', message: `${from.name} fenced: killed, restart policy off, verified ${fenced.verifiedAs}`, epoch: journal.epoch, nodes: [from.name] });
         // Killed and kept down, it takes no writes. What makes a manual start safe and quick
@@ -196,6 +208,7 @@ export class OperationRunner {
       case 'stop-old': {
         // Clients wait in PgBouncer, instead of failing, until the new primary is published.
         await this.endpoints?.holdWrites('switchover');
+        this.prepareSync(journal);
         const { wasRunning, lastLsn } = await stopCleanly(this.cluster, from);
         // The shutdown checkpoint is the last record the old primary wrote: the target must hold
         // it (item 4). Found already down, it is read now, to tell a crash (a failover follows)
@@ -246,7 +259,9 @@ export class OperationRunner {
         if (journal.rollback?.targetPromoted) await ensureSlot(this.cluster, from, this.cluster.slotOf(to)).catch(() => undefined);
         return {};
       case 'promote':
-        this.synchronous = await prepareSyncForPromotion(this.cluster, this.leadership, journal, this.events);
+        const prepared = await this.prepareSync(journal);
+        this.synchronous = prepared.promising;
+        if (prepared.waitsForStandbys) pointOthersAtTarget(this.cluster, journal, (node, error) => error && this.cluster.log.debug({ node, error: describeError(error) }, 'not pointed at the target early'));
         await promote(this.cluster, to);
         return {};
       case 'verify-write':
@@ -340,60 +355,5 @@ export class OperationRunner {
       this.cluster.log.warn({ node: journal.from }, 'the old primary\'s container is gone: nothing to prepare for its return');
       void this.events?.emit({ kind: 'step', rule: journal.step, message: `${journal.from}'s container is gone (removed): standby.signal and the rebuild marker are moot`, epoch: journal.epoch, nodes: [journal.from] });
     }
-  }
-
-  private async resultWrites(journal: Journal, published: Published | null): Promise<Array<{ key: string; value: string }>> {
-    if (!journal.requestedBy.startsWith('cli:')) return [];
-    const epoch = published?.epoch ?? (await this.cluster.store.published())?.epoch ?? journal.epoch;
-    if (journal.rollback) {
-      const undone: RequestResult = { id: journal.id, ok: false, from: journal.from, to: journal.to, epoch, kind: journal.kind, ms: null, error: `rolled back: ${journal.rollback.why}; ${journal.from} is the primary again` };
-      return [{ key: this.cluster.store.keys.requestResult(journal.id), value: encode(undone) }];
-    }
-    // Writes are refused from the first step (fence or stop) until the new primary is published.
-    const publishedStep = journal.completed.find((c) => c.step === 'publish');
-    const result: RequestResult = {
-      id: journal.id,
-      ok: true,
-      from: journal.from,
-      to: journal.to,
-      epoch,
-      kind: journal.kind,
-      ms: publishedStep ? publishedStep.at - journal.startedAt : null,
-    };
-    return [{ key: this.cluster.store.keys.requestResult(journal.id), value: encode(result) }];
-  }
-
-  /**
-   * A rolled-back switchover's old primary is the primary again from now: `since` moves, so
-   * what the agents saw of it while it was stopped (exited, silent) does not fail it on the
-   * next tick (the detector ignores evidence older than the publication). Same epoch, same node.
-   */
-  private async republishWrites(journal: Journal): Promise<Array<{ key: string; value: string }>> {
-    if (!journal.rollback) return [];
-    const current = await this.cluster.store.published();
-    if (current === null || current.name !== journal.from) return [];
-    return [{ key: this.cluster.store.keys.primary, value: encode({ ...current, since: new Date().toISOString() }) }];
-  }
-
-  private publishWrites(journal: Journal, published: Published): Array<{ key: string; value: string }> {
-    const timings: Record<string, number> = Object.fromEntries(journal.completed.map((c) => [c.step, c.ms]));
-    timings.total = Date.now() - journal.startedAt;
-    const record = historyRecord({
-      epoch: journal.epoch,
-      from: journal.from,
-      to: journal.to,
-      kind: journal.kind,
-      reason: journal.reason,
-      at: published.since,
-      timeline: published.timeline,
-      timings,
-      startedAt: journal.startedAt,
-      leader: this.leadership.agentId,
-      synchronous: this.synchronous ?? false,
-    });
-    return [
-      { key: this.cluster.store.keys.primary, value: encode(published) },
-      { key: this.cluster.store.keys.history(journal.epoch), value: encode(record) },
-    ];
   }
 }

@@ -1,0 +1,123 @@
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { docker, startCluster, type TestCluster } from '../support/cluster.js';
+import { clusterPerTest, publishedOtherThan, startAgents, verdictWithNote, type RunningAgents } from '../support/agents.js';
+import { eventually } from '../support/eventually.js';
+import { claims, type SyncRecord } from '../../src/core/sync-set.js';
+
+// Zero-loss mode (issue 13) with real containers: the leader manages synchronous_standby_names
+// and the `sync` key; commits wait for a standby; a failover promotes only a node that holds
+// every acknowledged commit, and waits when it cannot know which one does.
+
+const t = clusterPerTest();
+
+function synchronous(durability: 'required' | 'preferred', degradeAfterMs = 10_000) {
+  return { replication: { user: 'replicator', passwordEnv: 'REPLICATION_PASSWORD', synchronous: { mode: 'quorum', number: 1, durability, degradeAfterMs } } };
+}
+
+async function record(agents: RunningAgents): Promise<SyncRecord | null> {
+  return agents.store.sync();
+}
+
+async function setting(c: TestCluster, node: string): Promise<string> {
+  return (await c.query<{ s: string }>(node, `SELECT current_setting('synchronous_standby_names') AS s`))[0]!.s;
+}
+
+/** Whether a backend on `node` waits for a synchronous standby's confirmation right now. */
+async function commitWaits(c: TestCluster, node: string, table: string): Promise<boolean> {
+  const rows = await c.query<{ n: string }>(node, `SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE $1`, [`INSERT INTO ${table}%`]);
+  return rows[0]!.n !== '0';
+}
+
+/** Starts an INSERT on its own connection; resolves when PostgreSQL acknowledges it. */
+async function insertInBackground(c: TestCluster, node: string, table: string, value: number): Promise<{ done: Promise<number>; client: pg.Client }> {
+  const client = await c.client(node);
+  client.on('error', () => undefined);
+  const done = client.query(`INSERT INTO ${table} VALUES ($1)`, [value]).then(() => Date.now());
+  done.catch(() => undefined);
+  return { done, client };
+}
+
+async function promisingWith(agents: RunningAgents, standbys: string[]): Promise<SyncRecord | null> {
+  const current = await record(agents);
+  return current !== null && claims(current) && JSON.stringify(current.standbys) === JSON.stringify(standbys) ? current : null;
+}
+
+describe('zero-loss mode (replication.synchronous)', () => {
+  it('required: ANY 1 over both replicas; with both down a commit waits until one returns; the failover after loses no acknowledged row', async () => {
+    t.cluster = await startCluster({ replicas: 2 });
+    t.agents = await startAgents(t.cluster, { config: synchronous('required') });
+    const c = t.cluster;
+    await eventually(() => promisingWith(t.agents!, ['replica-1', 'replica-2']), 'the sync key promising ANY 1 of both replicas', 30_000);
+    expect(await setting(c, 'pgsql')).toBe('ANY 1 ("replica-1", "replica-2")');
+    await c.query('pgsql', 'CREATE TABLE acked (id int PRIMARY KEY)');
+
+    await Promise.all(['replica-1', 'replica-2'].map((name) => docker.getContainer(c.node(name).container).stop({ t: 1 })));
+    const insert = await insertInBackground(c, 'pgsql', 'acked', 1);
+    try {
+      await eventually(() => commitWaits(c, 'pgsql', 'acked'), 'the commit waiting for a synchronous standby (wait_event SyncRep)', 10_000);
+      // Required durability never empties the setting for want of standbys.
+      expect(await setting(c, 'pgsql')).toBe('ANY 1 ("replica-1", "replica-2")');
+      await docker.getContainer(c.node('replica-1').container).start();
+      await insert.done;
+    } finally {
+      await insert.client.end().catch(() => undefined);
+    }
+    await docker.getContainer(c.node('replica-2').container).start();
+    await eventually(() => promisingWith(t.agents!, ['replica-1', 'replica-2']), 'both replicas members again', 30_000);
+    for (let id = 2; id <= 50; id++) await c.query('pgsql', 'INSERT INTO acked VALUES ($1)', [id]);
+
+    await docker.getContainer(c.node('pgsql').container).kill();
+    const published = await publishedOtherThan(t.agents, 'pgsql');
+    expect((await c.query<{ n: string }>(published.name, 'SELECT count(*) AS n FROM acked'))[0]!.n).toBe('50');
+    expect((await t.agents.store.history())[0]).toMatchObject({ epoch: 2, to: published.name, synchronous: true });
+    // The new primary's first commits already waited for its standby; the set follows it.
+    const other = published.name === 'replica-1' ? 'replica-2' : 'replica-1';
+    await eventually(() => promisingWith(t.agents!, [other]), `the sync key naming ${other} alone under ${published.name}`, 30_000);
+    expect(await setting(c, published.name)).toMatch(new RegExp(`^ANY 1 \\(.*"${other}".*\\)$`));
+  });
+
+  it('quorum: a recorded member that cannot be seen when the primary dies holds the failover back until it returns', async () => {
+    t.cluster = await startCluster({ replicas: 2 });
+    t.agents = await startAgents(t.cluster, { config: synchronous('required') });
+    const c = t.cluster;
+    await eventually(() => promisingWith(t.agents!, ['replica-1', 'replica-2']), 'the sync key promising ANY 1 of both replicas', 30_000);
+    // replica-2 stops, and the primary dies before the leader could take replica-2 out of the
+    // set (it waits failureTimeMs): replica-2 may hold the last acknowledged commit.
+    await docker.getContainer(c.node('replica-2').container).kill();
+    await docker.getContainer(c.node('pgsql').container).kill();
+    const held = await verdictWithNote(t.agents, (note) => note.startsWith('failover waits: waiting for the synchronous standbys'), 'the failover waiting for replica-2');
+    expect(held.notes.join(' ')).toMatch(/replica-2 may hold the last acknowledged commit/);
+    expect((await t.agents.store.published())?.name).toBe('pgsql');
+
+    await docker.getContainer(c.node('replica-2').container).start();
+    const published = await publishedOtherThan(t.agents, 'pgsql', 60_000);
+    expect(['replica-1', 'replica-2']).toContain(published.name);
+  });
+
+  it('preferred: with no standby for degradeAfterMs writes go on, recorded as degraded; the set promises again once a standby streams', async () => {
+    t.cluster = await startCluster({ replicas: 2 });
+    t.agents = await startAgents(t.cluster, { config: synchronous('preferred', 1500) });
+    const c = t.cluster;
+    await eventually(() => promisingWith(t.agents!, ['replica-1', 'replica-2']), 'the sync key promising ANY 1 of both replicas', 30_000);
+    await c.query('pgsql', 'CREATE TABLE acked (id int PRIMARY KEY)');
+
+    // The leader counts degradeAfterMs from the first tick it sees them gone: after this instant.
+    const stoppingAt = Date.now();
+    await Promise.all(['replica-1', 'replica-2'].map((name) => docker.getContainer(c.node(name).container).stop({ t: 1 })));
+    const insert = await insertInBackground(c, 'pgsql', 'acked', 1);
+    try {
+      const ackedAt = await insert.done;
+      expect(ackedAt - stoppingAt).toBeGreaterThanOrEqual(1500);
+    } finally {
+      await insert.client.end().catch(() => undefined);
+    }
+    const degraded = await record(t.agents);
+    expect(degraded).toMatchObject({ mode: 'quorum', degraded: true });
+    expect(await setting(c, 'pgsql')).toBe('');
+
+    await docker.getContainer(c.node('replica-1').container).start();
+    await eventually(async () => (await record(t.agents!))?.degraded === false && promisingWith(t.agents!, ['replica-1']), 'the set promising again with replica-1', 30_000);
+    expect(await setting(c, 'pgsql')).toBe('ANY 1 ("replica-1")');
+  });
+});
