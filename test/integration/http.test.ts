@@ -82,6 +82,9 @@ describe('HTTP on every agent', () => {
       const views = await running.store.views();
       return views.length === 3 && views.every((v) => Object.values(v.nodes).every((o) => o.sql.ok && (!o.sql.inRecovery || o.sql.streaming)));
     }, 'three agents seeing a healthy cluster', 30_000);
+    // The leader records the synchronous set (mode off here) on its first ticks: wait for it, so
+    // that no test reads status on both sides of that write.
+    await eventually(() => running.store.sync(), 'the synchronous set recorded (mode off)', 30_000);
   });
   afterAll(async () => {
     await running?.stop();
@@ -141,6 +144,7 @@ describe('HTTP on every agent', () => {
     expect(shape(served)).toEqual(shape(fromCli));
     expect(stable(served)).toEqual(stable(fromCli));
     expect(served.nodes.map((n) => n.role)).toEqual(['primary', 'replica', 'replica']);
+    expect(served.synchronous).toEqual({ mode: 'off', number: 1, durability: 'required', standbys: [], degraded: false, pending: false, epoch: served.epoch, promising: false, recorded: true });
     // The agent prints through the CLI's serialiser (jsonText): two-space indent, final newline.
     expect(reply.text).toBe(`${JSON.stringify(served, null, 2)}\n`);
   });
@@ -174,6 +178,8 @@ describe('HTTP on every agent', () => {
       expect(valueOf(families, 'pgf_promotions_total', { kind: 'failover' })).toBe(0);
       expect(valueOf(families, 'pgf_promotions_total', { kind: 'switchover' })).toBe(0);
       expect(valueOf(families, 'pgf_etcd_errors_total')).toBe(0);
+      expect(valueOf(families, 'pgf_synchronous_mode')).toBe(0);
+      expect(valueOf(families, 'pgf_synchronous_promising')).toBe(0);
       if (valueOf(families, 'pgf_is_leader') === 1) leaders.push(running.agents[i]!.id);
     });
     expect(leaders).toEqual([fromCli.leader]);
