@@ -4,7 +4,9 @@ import { agreedLeader, membersProblem, type EtcdMembers } from './etcd-members.j
 import { doubleFailure } from './fault-double-failure.js';
 import { oomBackend } from './fault-oom.js';
 import { removePrimary } from './fault-remove.js';
+import { standbyLoss } from './fault-standby-loss.js';
 import { targetDies } from './fault-target-dies.js';
+import type { ScenarioFigure } from './report.js';
 import type { RoundContext } from './round.js';
 import type { Ack } from './writer.js';
 import { sleep, until } from './wait.js';
@@ -22,6 +24,7 @@ export const SCENARIOS = [
   'remove-primary',
   'target-dies',
   'double-failure',
+  'standby-loss',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -45,6 +48,10 @@ export interface Fault {
   downUntilUndo?(): string[];
   /** The scenario's own check of the rows read back from the final primary: a sentence when it fails, null when it holds. */
   judge?(readBack: { acks: Ack[]; stored: Set<number> }): string | null;
+  /** How long the writer lets one statement wait (default: its own short limits): a commit that waits for a standby must be measured as waiting. */
+  readonly writerPatienceMs?: number;
+  /** The scenario's own figures, from the acknowledgement times and the end of the watch (ms since the epoch); called before `judge`. */
+  figures?(acks: number[], endAt: number): Partial<Record<ScenarioFigure, number | null>>;
 }
 
 export interface FaultTarget {
@@ -62,6 +69,8 @@ export interface FaultTarget {
   etcdMembers: EtcdMembers | null;
   /** The container of a compose service of the lab (an etcd member is a service named after it). */
   containerOfService: (service: string) => Promise<string>;
+  /** The writer's acknowledged rows so far (the round's writer runs while the fault is in force). */
+  acks: () => Ack[];
 }
 
 export async function faultFor(scenario: Scenario, target: FaultTarget): Promise<Fault> {
@@ -100,6 +109,8 @@ export async function faultFor(scenario: Scenario, target: FaultTarget): Promise
       return targetDies(target);
     case 'double-failure':
       return doubleFailure(target);
+    case 'standby-loss':
+      return standbyLoss(target);
     case 'stop-primary':
       return { inject: () => stopContainer(engine, container, 10), restore: () => startContainer(engine, container) };
     case 'pause-primary':

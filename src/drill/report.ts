@@ -1,6 +1,9 @@
 import type { RoundResult } from './round.js';
 
-export const FIGURES = ['detectMs', 'rtoMs', 'gapMs', 'convergeMs', 'rejoinMs', 'acked', 'lost', 'writerErrors', 'longestWaitMs'] as const;
+/** Figures only some scenarios measure (standby-loss: stallMs, resumeMs); the table shows them only when a round has them. */
+export const SCENARIO_FIGURES = ['stallMs', 'resumeMs'] as const;
+export type ScenarioFigure = (typeof SCENARIO_FIGURES)[number];
+export const FIGURES = ['detectMs', 'rtoMs', 'gapMs', 'convergeMs', 'rejoinMs', 'acked', 'lost', 'writerErrors', 'longestWaitMs', ...SCENARIO_FIGURES] as const;
 export type Figure = (typeof FIGURES)[number];
 
 export interface Summary {
@@ -31,12 +34,19 @@ export function summarise(rounds: RoundResult[]): Summary {
   return { median: med, worst, splitBrain: rounds.some((r) => r.splitBrain), observable: rounds.every((r) => r.observable), failedRounds: rounds.filter((r) => r.error).length };
 }
 
+/** The figures a table shows: every common one, and a scenario's own once a round has it. */
+export function shownFigures(rounds: RoundResult[]): Figure[] {
+  const own = new Set<Figure>(SCENARIO_FIGURES);
+  return FIGURES.filter((f) => !own.has(f) || rounds.some((r) => r[f] !== undefined));
+}
+
 export function renderTable(scenario: string, rounds: RoundResult[], summary: Summary): string {
-  const header = ['round', 'from', 'to', ...FIGURES, 'splitBrain', 'observable', 'error'];
+  const figures = shownFigures(rounds);
+  const header = ['round', 'from', 'to', ...figures, 'splitBrain', 'observable', 'error'];
   const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
-  const rows = rounds.map((r) => [cell(r.round), r.from, cell(r.to), ...FIGURES.map((f) => cell(r[f])), r.splitBrain ? 'YES' : 'no', r.observable ? 'yes' : 'NO', r.error ?? '']);
-  rows.push(['median', '', '', ...FIGURES.map((f) => cell(summary.median[f])), '', '', '']);
-  rows.push(['worst', '', '', ...FIGURES.map((f) => cell(summary.worst[f])), summary.splitBrain ? 'YES' : 'no', summary.observable ? 'yes' : 'NO', `${summary.failedRounds} failed`]);
+  const rows = rounds.map((r) => [cell(r.round), r.from, cell(r.to), ...figures.map((f) => cell(r[f])), r.splitBrain ? 'YES' : 'no', r.observable ? 'yes' : 'NO', r.error ?? '']);
+  rows.push(['median', '', '', ...figures.map((f) => cell(summary.median[f])), '', '', '']);
+  rows.push(['worst', '', '', ...figures.map((f) => cell(summary.worst[f])), summary.splitBrain ? 'YES' : 'no', summary.observable ? 'yes' : 'NO', `${summary.failedRounds} failed`]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [`drill ${scenario}: ${rounds.length} round(s)`, line(header), ...rows.map(line)].join('\n');

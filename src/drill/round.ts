@@ -29,6 +29,9 @@ export interface RoundResult {
   writerErrors?: number;
   longestWaitMs?: number;
   lost: number;
+  /** standby-loss: the longest stretch after the fault without an acknowledged write, and the fault to the write that ended it. */
+  stallMs?: number | null;
+  resumeMs?: number | null;
   splitBrain: boolean;
   /**
    * Every node answered the split-brain monitor (over SQL, or through the Docker API when
@@ -67,6 +70,8 @@ export interface RoundContext {
   via?: 'primary' | 'write-endpoint';
   /** Every etcd member, one client each (null when the drill was not given several). */
   etcdMembers: EtcdMembers | null;
+  /** standby-loss: how long the standbys stay down (default 15 s). */
+  outageMs?: number;
   log: (line: string) => void;
   /** Told the undo of the fault in force (null once undone), so that Ctrl-C can undo it. */
   onFault?: (restore: (() => Promise<void>) | null) => void;
@@ -91,7 +96,9 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
     leaderContainerDuringFailover: () => leaderContainerDuringFailover(ctx),
     etcdMembers: ctx.etcdMembers,
     containerOfService: (service) => containerOfService(ctx, service),
+    acks: () => writer.acks,
   });
+  if (fault.writerPatienceMs !== undefined) writer.patienceMs = fault.writerPatienceMs;
   const result: RoundResult = {
     round, scenario, from, to: null, epoch: null, detectMs: null, rtoMs: null, convergeMs: null, rejoinMs: null, gapMs: null,
     acked: 0, lost: 0, splitBrain: false, observable: false, unobservedMs: {},
@@ -165,11 +172,13 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
       if (unsettled) throw unsettled;
     },
   });
+  const watchEnd = Date.now();
   if (errors[0] !== undefined) result.error = errors[0];
   result.acked = writer.acks.length;
   result.writerErrors = writer.errors;
   result.longestWaitMs = writer.longestWaitMs;
   result.gapMs = longestGap(writer.acks.map((a) => a.at), faultAt);
+  if (injected) Object.assign(result, fault.figures?.(writer.acks.map((a) => a.at), watchEnd));
   result.splitBrain = monitor.overlaps.length > 0;
   ({ observable: result.observable, unobservedMs: result.unobservedMs } = monitor.observability());
   result.watch = {

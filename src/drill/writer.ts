@@ -24,6 +24,12 @@ export class Writer extends BackgroundLoop {
   errors = 0;
   /** The longest single insert, connect included: how long a client waited at worst. */
   longestWaitMs = 0;
+  /**
+   * How long one statement may wait, when a scenario needs longer than the writer's own
+   * limits (1 s direct, 15 s through the endpoint): a commit waiting for a synchronous
+   * standby is then measured as one long wait, not as timeouts and retries.
+   */
+  patienceMs: number | null = null;
   private seq = 0;
 
   constructor(
@@ -47,12 +53,12 @@ export class Writer extends BackgroundLoop {
             node = null;
             // As an application behind PgBouncer: no statement_timeout at startup (PgBouncer refuses
             // it), and patience while the endpoint holds queries during a promotion.
-            client = await connect(this.via, { timeoutMs: 1000, queryTimeoutMs: 15_000, serverStatementTimeout: false, applicationName: 'pg-failover-drill' });
+            client = await connect(this.via, { timeoutMs: 1000, queryTimeoutMs: Math.max(15_000, this.patienceMs ?? 0), serverStatementTimeout: false, applicationName: 'pg-failover-drill' });
           } else {
             const published = await this.store.published();
             if (!published) throw new Error('no published primary');
             node = published.name;
-            client = await connect(this.access.endpoint(this.access.node(node)), { timeoutMs: 1000, applicationName: 'pg-failover-drill' });
+            client = await connect(this.access.endpoint(this.access.node(node)), { timeoutMs: 1000, ...(this.patienceMs === null ? {} : { queryTimeoutMs: this.patienceMs }), applicationName: 'pg-failover-drill' });
           }
         }
         const seq = ++this.seq;

@@ -6,6 +6,7 @@ import { LabAccess } from '../../drill/lab-access.js';
 import { SCENARIOS, type Scenario } from '../../drill/faults.js';
 import { summarise, renderTable } from '../../drill/report.js';
 import { runRound, type RoundResult } from '../../drill/round.js';
+import { DEFAULT_OUTAGE_MS } from '../../drill/fault-standby-loss.js';
 import { awaitHealthy } from '../../drill/cluster-checks.js';
 import { EtcdMembers, membersProblem } from '../../drill/etcd-members.js';
 import { timelineSvg } from '../../drill/timeline-svg.js';
@@ -15,6 +16,12 @@ import { CliError, openStore, printJson, type GlobalOptions } from '../context.j
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('expected a whole number from 1 to 1000');
+  return n;
+}
+
+function outage(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1000 || n > 600_000) throw new InvalidArgumentError('expected a whole number of milliseconds from 1000 to 600000');
   return n;
 }
 
@@ -31,8 +38,9 @@ export function registerDrill(program: Command): void {
     .option('--rounds <n>', 'rounds per scenario', positiveInt, 1)
     .option('--json', 'machine-readable output')
     .option('--out <dir>', 'also write the report as JSON into this directory')
+    .option('--outage-ms <ms>', 'standby-loss: how long every standby stays down', outage, DEFAULT_OUTAGE_MS)
     .option('--via <route>', 'where the writer sends its rows: primary (the published primary) or write-endpoint (PgBouncer)', viaRoute, 'primary')
-    .action(async (scenario: string, options: { rounds: number; json?: boolean; out?: string; via: 'primary' | 'write-endpoint' }, command: Command) => {
+    .action(async (scenario: string, options: { rounds: number; json?: boolean; out?: string; via: 'primary' | 'write-endpoint'; outageMs: number }, command: Command) => {
       const scenarios: Scenario[] = scenario === 'all' ? [...SCENARIOS] : SCENARIOS.includes(scenario as Scenario) ? [scenario as Scenario] : [];
       if (scenarios.length === 0) throw new CliError(`drill: unknown scenario '${scenario}'; expected one of ${SCENARIOS.join(', ')}, all`, 2);
       const globals = command.optsWithGlobals<GlobalOptions>();
@@ -62,6 +70,7 @@ export function registerDrill(program: Command): void {
         engine: engineFor(access.config.nodes[0]?.docker),
         probeIntervalMs: access.config.timings.probeIntervalMs,
         via: options.via,
+        outageMs: options.outageMs,
         etcdMembers,
         log: (l: string) => process.stderr.write(`${l}\n`),
         onFault: (restore: (() => Promise<void>) | null) => {
