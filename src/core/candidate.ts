@@ -159,6 +159,15 @@ function assess(spec: NodeSpec, input: CandidateInput, reference: Lsn | null): A
   return { name, status: 'eligible', candidate: { name, position, priority: spec.priority, sync }, lagBytes };
 }
 
+/**
+ * What promoting `target` by force may lose under the recorded synchronous set (null: nothing
+ * acknowledged), for `promote --force` to say before it files the request.
+ */
+export function forcedPromotionRisk(input: Omit<CandidateInput, 'target' | 'force'>, target: string): string | null {
+  const replicas = input.specs.filter((spec) => spec.name !== input.failedPrimary);
+  return forcedLoss(syncQuorum(input.sync, seenMembers(replicas, input)), target);
+}
+
 /** Members of the recorded set whose position this tick knows: reachable standbys on the published timeline. */
 function seenMembers(replicas: NodeSpec[], input: CandidateInput): string[] {
   return replicas.map((spec) => spec.name).filter((name) => replicaPosition(input.observations[name], input.publishedTimeline) !== null);

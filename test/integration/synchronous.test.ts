@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { docker, startCluster, type TestCluster } from '../support/cluster.js';
 import { clusterPerTest, publishedOtherThan, startAgents, verdictWithNote, type RunningAgents } from '../support/agents.js';
 import { eventually } from '../support/eventually.js';
+import { failoverCli } from '../support/cli.js';
 import { claims, type SyncRecord } from '../../src/core/sync-set.js';
 
 // Zero-loss mode (issue 13) with real containers: the leader manages synchronous_standby_names
@@ -13,6 +14,10 @@ const t = clusterPerTest();
 
 function synchronous(durability: 'required' | 'preferred', degradeAfterMs = 10_000) {
   return { replication: { user: 'replicator', passwordEnv: 'REPLICATION_PASSWORD', synchronous: { mode: 'quorum', number: 1, durability, degradeAfterMs } } };
+}
+
+function cli(c: TestCluster, agents: RunningAgents, args: string[]) {
+  return failoverCli([...args, '--etcd', c.etcdUrl!, '--cluster', agents.config.cluster], { FAILOVER_CONFIG: '' }, 60_000);
 }
 
 async function record(agents: RunningAgents): Promise<SyncRecord | null> {
@@ -89,10 +94,28 @@ describe('zero-loss mode (replication.synchronous)', () => {
     const held = await verdictWithNote(t.agents, (note) => note.startsWith('failover waits: waiting for the synchronous standbys'), 'the failover waiting for replica-2');
     expect(held.notes.join(' ')).toMatch(/replica-2 may hold the last acknowledged commit/);
     expect((await t.agents.store.published())?.name).toBe('pgsql');
+    const refused = await cli(t.cluster, t.agents, ['promote', 'replica-1']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/promote refused: cannot promote replica-1: waiting for the synchronous standbys/);
 
     await docker.getContainer(c.node('replica-2').container).start();
     const published = await publishedOtherThan(t.agents, 'pgsql', 60_000);
     expect(['replica-1', 'replica-2']).toContain(published.name);
+  });
+
+  it('promote --force while a member cannot be seen: says what may be lost, then fails over', async () => {
+    t.cluster = await startCluster({ replicas: 2 });
+    t.agents = await startAgents(t.cluster, { config: synchronous('required') });
+    const c = t.cluster;
+    await eventually(() => promisingWith(t.agents!, ['replica-1', 'replica-2']), 'the sync key promising ANY 1 of both replicas', 30_000);
+    await docker.getContainer(c.node('replica-2').container).kill();
+    await docker.getContainer(c.node('pgsql').container).kill();
+    await verdictWithNote(t.agents, (note) => note.startsWith('failover waits:'), 'the failover waiting for replica-2');
+    const forced = await cli(t.cluster, t.agents, ['promote', 'replica-1', '--force']);
+    expect(forced.stderr).toMatch(/warning: --force overrides zero-loss mode: .*commits acknowledged by the synchronous standbys may be lost: replica-2 cannot be seen/);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toMatch(/^failover: pgsql -> replica-1, epoch 2/);
+    expect((await t.agents.store.published())?.name).toBe('replica-1');
   });
 
   it('preferred: with no standby for degradeAfterMs writes go on, recorded as degraded; the set promises again once a standby streams', async () => {
