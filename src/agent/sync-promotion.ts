@@ -49,7 +49,8 @@ export async function prepareSyncForPromotion(cluster: ClusterContext, leadershi
   const record = await cluster.store.sync();
   const settings = cluster.config.replication.synchronous;
   const eligible = cluster.nodes.filter((node) => !node.tags.noFailover).map((node) => node.name);
-  const planned = syncForPromotion({ settings, record, to: target.name, eligible, epoch: journal.epoch, now: Date.now() });
+  const fenced = [...(journal.kind === 'failover' ? [journal.from] : []), ...(journal.replans ?? []).map((r) => r.abandoned)];
+  const planned = syncForPromotion({ settings, record, to: target.name, eligible, fenced, epoch: journal.epoch, now: Date.now() });
   if (planned.record !== null) {
     if (!(await leadership.guard([{ key: cluster.store.keys.sync, value: encode(planned.record) }]))) throw new Error('lost leadership before recording the synchronous set');
     void events?.emit({ kind: 'sync', rule: 'promote', message: `synchronous set recorded before promoting ${target.name} (${describe(planned.record)})`, epoch: journal.epoch, nodes: planned.record.standbys });

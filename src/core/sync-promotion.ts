@@ -14,6 +14,12 @@ export interface PromotionSyncInput {
   to: string;
   /** Nodes that may be synchronous standbys (in the config, not tagged noFailover). */
   eligible: string[];
+  /**
+   * Nodes fenced by the operation (a failover's old primary, given-up targets): they come back
+   * only as rebuilt standbys, and enter the set once they stream (sync-plan.ts). Named anyway
+   * when too few others remain, since an empty setting would acknowledge alone.
+   */
+  fenced: string[];
   /** The epoch the operation creates. */
   epoch: number;
   now: number;
@@ -34,7 +40,9 @@ export function syncForPromotion(input: PromotionSyncInput): PromotionSync {
     return { record: claims(record) ? { ...record!, ...base, mode: 'off', degraded: false, pending: false } : null, set: null };
   }
   if (record !== null && record.mode === 'quorum' && record.degraded && settings.durability === 'preferred') return { record: null, set: null };
-  const members = sortedNames(input.eligible.filter((name) => name !== to));
+  const others = input.eligible.filter((name) => name !== to);
+  const running = others.filter((name) => !input.fenced.includes(name));
+  const members = sortedNames(running.length >= settings.number ? running : others);
   const set = { number: settings.number, standbys: members };
   const wanted = unique([to, ...members]);
   if (claims(record)) {
