@@ -61,6 +61,13 @@ export function standbyLoss(target: FaultTarget): Fault {
     struckAt: () => struckAt,
     prepare: async () => {
       record = await round.store.sync();
+      // A lab just started, or a round right after one that degraded: start from the promise, not before it.
+      if (record?.mode === 'quorum' && !claims(record)) {
+        record = await until('the synchronous set promising before the fault (the sync key)', 30_000, async () => {
+          const now = await round.store.sync();
+          return claims(now) ? now : null;
+        }, 100);
+      }
       detail.sync = describeSync(record);
       // The drill knows degradeAfterMs only from its own config: trusted when it agrees with the record.
       if (record?.durability === 'preferred' && configured.mode === 'quorum' && configured.durability === 'preferred') detail.degradeAfterMs = configured.degradeAfterMs;
