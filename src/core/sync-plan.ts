@@ -217,7 +217,12 @@ export function planSync(input: SyncPlanInput): SyncPlan {
   const situation = situationOf(input);
   const rule = SYNC_RULES.find((row) => row.matches(situation))!;
   const planned = rule.plan(situation);
-  return { rule: rule.id, step: planned.step, why: planned.why, memory: planned.memory ?? situation.memory };
+  const memory = planned.memory ?? situation.memory;
+  // A mark speaks only for commits acknowledged under the setting in force when it was noted.
+  // Any change of the setting forgets it: should that setting come back, a member that joined
+  // and left meanwhile (or the asynchronous spell) may have acknowledged commits past the mark
+  // that none of the remaining members holds.
+  return { rule: rule.id, step: planned.step, why: planned.why, memory: planned.step.kind === 'apply' ? { ...memory, mark: null } : memory };
 }
 
 function situationOf(input: SyncPlanInput): SyncSituation {

@@ -45,7 +45,8 @@ export interface Model {
   record: SyncRecord | null;
   memory: SyncMemory;
   standbys: ModelStandby[];
-  /** What happened, for the failure message. */
+  /** What happened, for a failure's message (kept only while `tracing`: it costs). */
+  tracing: boolean;
   trace: string[];
 }
 
@@ -57,6 +58,10 @@ export type Action =
   | { kind: 'caught-up'; who: number }
   | { kind: 'reload'; who: number }
   | { kind: 'plan'; reloadNow: boolean[] }
+  /** The leader ticks `ticks` times in a row (nothing else happens meanwhile). */
+  | { kind: 'lead'; ticks: number; reloadNow: boolean[] }
+  /** A commit that one standby flushes at once: under ANY k it may be acknowledged by that standby alone. */
+  | { kind: 'race'; who: number; bytes: number }
   | { kind: 'time'; ms: number }
   | { kind: 'new-leader' }
   | { kind: 'primary-dies'; reachable: boolean[]; lastKnown: boolean };
@@ -73,6 +78,7 @@ export function freshModel(options: { n: number; settings: SyncSettings; graceMs
     record: null,
     memory: EMPTY_SYNC_MEMORY,
     standbys: names(options.n).map((name) => ({ name, flush: 0x1000n, link: 'streaming', loaded: null, reloadPending: false })),
+    tracing: true,
     trace: [],
   };
 }
@@ -192,6 +198,13 @@ export function act(m: Model, action: Action): Chosen | Refused | null {
       }
       break;
     }
+    case 'lead':
+      for (let i = 0; i < action.ticks; i++) act(m, { kind: 'plan', reloadNow: action.reloadNow });
+      return null;
+    case 'race':
+      act(m, { kind: 'commit', bytes: action.bytes });
+      act(m, { kind: 'flush', who: action.who, part: 4 });
+      return null;
     case 'time':
       m.now += action.ms;
       break;
@@ -206,7 +219,7 @@ export function act(m: Model, action: Action): Chosen | Refused | null {
   release(m);
   if (m.reloads === 'next') for (const s of deferred) reload(s, m.applied);
   release(m);
-  m.trace.push(`${note} | lsn ${m.lsn} acked ${m.acked} applied ${m.applied ? `ANY ${m.applied.number} (${m.applied.standbys.join(',')})` : 'empty'} record ${describeRecord(m.record)} flush ${m.standbys.map((s) => `${s.name}:${s.flush}/${s.link}/${s.loaded ? s.loaded.standbys.join('+') : '-'}`).join(' ')}`);
+  if (m.tracing) m.trace.push(`${note} | lsn ${m.lsn} acked ${m.acked} applied ${m.applied ? `ANY ${m.applied.number} (${m.applied.standbys.join(',')})` : 'empty'} record ${describeRecord(m.record)} flush ${m.standbys.map((s) => `${s.name}:${s.flush}/${s.link}/${s.loaded ? s.loaded.standbys.join('+') : '-'}`).join(' ')}`);
   return chosen;
 }
 

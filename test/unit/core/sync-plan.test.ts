@@ -153,6 +153,14 @@ describe('planSync', () => {
       step: 'none',
     },
     {
+      rule: 'a new setting forgets the mark noted under the one before (see the scenario that found it)',
+      by: 'sync-apply-setting',
+      input: planInput({ ...three, record: pending([R1, R2, R3]), state: primaryState(anyOf(1, R1, R2, R3), [sender(R1), sender(R2)]), memory: marked(anyOf(1, R1, R2), LSN, PRIMARY, { missingSince: { [R3]: NOW - GRACE_MS } }) }),
+      step: 'apply',
+      set: anyOf(1, R1, R2),
+      mark: null,
+    },
+    {
       rule: 'a member gone for graceMs leaves the setting first; the record keeps it',
       by: 'sync-apply-setting',
       input: planInput({ ...three, record: syncRecord([R1, R2, R3]), state: primaryState(anyOf(1, R1, R2, R3), [sender(R1), sender(R2)]), memory: { ...EMPTY_SYNC_MEMORY, missingSince: { [R3]: NOW - GRACE_MS } } }),
@@ -220,6 +228,14 @@ describe('planSync', () => {
       input: planInput({ settings: PREFERRED, record: degraded([R1, R2]), state: primaryState(anyOf(1, R1, R2), []) }),
       step: 'apply',
       set: null,
+    },
+    {
+      rule: 'emptying the setting forgets the mark too',
+      by: 'sync-release-writes',
+      input: planInput({ settings: OFF, record: syncRecord([R1, R2], 1, { mode: 'off' }), state: primaryState(anyOf(1, R1, R2), [sender(R1), sender(R2)]), memory: marked(anyOf(1, R1, R2)) }),
+      step: 'apply',
+      set: null,
+      mark: null,
     },
     {
       rule: 'preferred, degraded and emptied: nothing more while no standby streams',
