@@ -3,7 +3,7 @@ import { containerState, killContainer, startContainer } from '../docker/engine.
 import type { Fault, FaultTarget } from './faults.js';
 import { streamingTo } from './cluster-checks.js';
 import { failoverSeen } from './no-failover.js';
-import { acksWithin, describeSync, forbiddenWindow, judgeStandbyLoss, stallAfter, type Stall } from './stall.js';
+import { acksWithin, describeSettings, describeSync, forbiddenWindow, judgeStandbyLoss, stallAfter, type Stall } from './stall.js';
 import { sleep, until } from './wait.js';
 
 export const DEFAULT_OUTAGE_MS = 15_000;
@@ -35,6 +35,7 @@ export function standbyLoss(target: FaultTarget): Fault {
     standbys: standbys.map((n) => n.name).join(','),
     outageMs,
     sync: null,
+    configured: describeSettings(configured),
     degradeAfterMs: null,
     allDownMs: null,
     degradedMs: null,
@@ -117,7 +118,7 @@ export function standbyLoss(target: FaultTarget): Fault {
       const forbidden = moments ? forbiddenWindow(record, moments, typeof detail.degradeAfterMs === 'number' ? detail.degradeAfterMs : null) : null;
       const ackedInForbidden = forbidden ? acksWithin(times, forbidden) : 0;
       if (moments) detail.ackedWhileDown = acksWithin(times, { from: moments.allDownAt, to: moments.startedAt });
-      return judgeStandbyLoss({ lost, stall, forbidden, ackedInForbidden, sync: String(detail.sync) });
+      return judgeStandbyLoss({ lost, stall, forbidden, ackedInForbidden, sync: String(detail.sync), configured: String(detail.configured) });
     },
   };
 }

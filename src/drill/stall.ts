@@ -84,16 +84,23 @@ export function describeSync(record: SyncRecord | null): string {
   return `quorum ANY ${record.number} ${record.durability}${flags.length ? ` (${flags.join(', ')})` : ''}`;
 }
 
+/** The drill's own config in the same words (`quorum ANY 1 preferred`, `off`): what the operator meant the agents to run. */
+export function describeSettings(settings: { mode: string; number: number; durability: string }): string {
+  return settings.mode === 'quorum' ? `quorum ANY ${settings.number} ${settings.durability}` : settings.mode;
+}
+
 /**
  * The round's verdict on its writes, or null when they held: no acknowledged row lost
  * (no failover happened, so none may be), writes resumed before the watch ended, and
  * none acknowledged in the forbidden window.
  */
-export function judgeStandbyLoss(facts: { lost: number; stall: Stall; forbidden: { from: number; to: number } | null; ackedInForbidden: number; sync: string }): string | null {
+export function judgeStandbyLoss(facts: { lost: number; stall: Stall; forbidden: { from: number; to: number } | null; ackedInForbidden: number; sync: string; configured?: string }): string | null {
   if (facts.lost > 0) return `standby-loss: ${facts.lost} acknowledged write(s) missing from the primary, which never changed`;
   if (facts.stall.stallMs !== null && facts.stall.resumeAt === null) return `standby-loss: no write was acknowledged during the last ${facts.stall.stallMs} ms of the watch: writes never resumed`;
   if (facts.forbidden && facts.ackedInForbidden > 0) {
-    return `standby-loss: ${facts.ackedInForbidden} write(s) acknowledged while every standby was down (${facts.forbidden.to - facts.forbidden.from} ms window), which the synchronous set (${facts.sync}) forbids`;
+    // The record is the promise the cluster shows (status, the sync key); the drill's config only hints at a stale one.
+    const hint = facts.configured !== undefined && !facts.sync.startsWith(facts.configured) ? `; the drill's config says ${facts.configured}: did the record not follow a change of the agents' config?` : '';
+    return `standby-loss: ${facts.ackedInForbidden} write(s) acknowledged while every standby was down (${facts.forbidden.to - facts.forbidden.from} ms window), which the synchronous set (${facts.sync}) forbids${hint}`;
   }
   return null;
 }

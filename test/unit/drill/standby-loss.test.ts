@@ -5,7 +5,7 @@ import type { SyncRecord } from '../../../src/core/sync-set.js';
 import { writerPatienceFor } from '../../../src/drill/fault-standby-loss.js';
 import { renderTable, shownFigures, summarise } from '../../../src/drill/report.js';
 import type { RoundResult } from '../../../src/drill/round.js';
-import { ACK_IN_FLIGHT_MS, acksWithin, describeSync, forbiddenWindow, judgeStandbyLoss, stallAfter } from '../../../src/drill/stall.js';
+import { ACK_IN_FLIGHT_MS, acksWithin, describeSettings, describeSync, forbiddenWindow, judgeStandbyLoss, stallAfter } from '../../../src/drill/stall.js';
 
 describe('standby-loss: the stall', () => {
   it.each<[string, number[], number, number, { stallMs: number | null; resumeAt: number | null }]>([
@@ -51,6 +51,8 @@ describe('standby-loss: the verdict', () => {
     ['an acknowledged row missing', { ...held, lost: 2 }, /2 acknowledged write\(s\) missing/],
     ['writes never resumed', { ...held, stall: { stallMs: 40_000, resumeAt: null } }, /never resumed/],
     ['a write acknowledged with every standby down under required durability', { ...held, ackedInForbidden: 3 }, /3 write\(s\) acknowledged while every standby was down \(14750 ms window\), which the synchronous set \(quorum ANY 1 required\) forbids/],
+    ['the same, when the drill\'s config says otherwise than the record: it says so', { ...held, ackedInForbidden: 1121, configured: 'quorum ANY 1 preferred' }, /forbids; the drill's config says quorum ANY 1 preferred: did the record not follow a change of the agents' config\?$/],
+    ['no hint when the config agrees', { ...held, ackedInForbidden: 1, configured: 'quorum ANY 1 required' }, /forbids$/],
     ['writes going on in mode off are fine', { ...held, forbidden: null, ackedInForbidden: 0, stall: { stallMs: 40, resumeAt: 1040 }, sync: 'off' }, null],
   ])('%s', (_, facts, expected) => {
     const verdict = judgeStandbyLoss(facts);
@@ -66,6 +68,13 @@ describe('standby-loss: the verdict', () => {
     [null, 'none'],
   ])('describes the record %j as "%s"', (r, expected) => {
     expect(describeSync(r)).toBe(expected);
+  });
+
+  it.each([
+    [{ mode: 'quorum', number: 1, durability: 'preferred' }, 'quorum ANY 1 preferred'],
+    [{ mode: 'off', number: 1, durability: 'required' }, 'off'],
+  ])('describes the drill\'s config %j as "%s"', (settings, expected) => {
+    expect(describeSettings(settings)).toBe(expected);
   });
 
   it('lets a commit wait through the whole outage and a restart', () => {
