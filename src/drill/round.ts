@@ -1,3 +1,4 @@
+import { claims } from '../core/sync-set.js';
 import type Docker from 'dockerode';
 import type { ClusterStore } from '../dcs/store.js';
 import { withClient } from '../postgres/connection.js';
@@ -58,6 +59,8 @@ export interface RoundResult {
   fault?: Record<string, string | number | null>;
   /** Every acknowledged write, as [ms from the fault, node]: the round's timeline. */
   timeline?: Array<[number, string]>;
+  /** The recorded synchronous set promised at the fault (zero-loss mode): then no acknowledged row may be lost. */
+  synchronous?: boolean;
   error?: string;
 }
 
@@ -87,6 +90,7 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
   const writer = new Writer(ctx.access, ctx.store, round, ctx.via === 'write-endpoint' ? ctx.access.writeEndpoint() : null);
   const monitor = new SplitBrainMonitor(ctx.access);
   const other = ctx.access.config.nodes.find((n) => n.name !== from)!;
+  const synchronous = claims(await ctx.store.sync().catch(() => null));
   const fault = await faultFor(scenario, {
     engine: ctx.engine,
     container: primaryNode.container,
@@ -101,7 +105,7 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
   if (fault.writerPatienceMs !== undefined) writer.patienceMs = fault.writerPatienceMs;
   const result: RoundResult = {
     round, scenario, from, to: null, epoch: null, detectMs: null, rtoMs: null, convergeMs: null, rejoinMs: null, gapMs: null,
-    acked: 0, lost: 0, splitBrain: false, observable: false, unobservedMs: {},
+    acked: 0, lost: 0, splitBrain: false, observable: false, unobservedMs: {}, synchronous,
   };
   let faultAt = Date.now();
   let restoredAt: number | null = null;
@@ -198,6 +202,7 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
         return new Set(rows.map((r) => r.seq));
       });
       result.lost = writer.acks.filter((a) => !stored.has(a.seq)).length;
+      if (result.synchronous && result.lost > 0) result.error ??= `${result.lost} acknowledged rows lost while the synchronous set promised none would be (safety rule 9)`;
       const verdict = fault.judge?.({ acks: writer.acks, stored });
       if (verdict) result.error ??= verdict;
     } catch (error) {
