@@ -5,7 +5,7 @@ import { formatBytes } from './bytes.js';
 import { isReachable, sqlOf } from './liveness.js';
 import { lsnLag, maxLsn } from './lsn.js';
 import { claims, type SyncRecord } from './sync-set.js';
-import { forcedLoss, syncQuorum } from './sync-quorum.js';
+import { forcedLoss, syncQuorum, type SyncQuorum } from './sync-quorum.js';
 import type { Lsn, NodeObservation, NodeSpec } from './types.js';
 
 export interface CandidateInput {
@@ -99,6 +99,12 @@ export function chooseCandidate(input: CandidateInput): Chosen | Refused {
   if (quorum.kind === 'short') return { ok: false, reason: quorum.reason, excluded, cause: 'sync-quorum' };
   const best = ranking[0];
   if (best === undefined) return { ok: false, reason: refusalReason(assessed, input.maxLagBytes), excluded };
+  const ahead = membersAhead(quorum, best.position, input);
+  if (ahead.length > 0) {
+    const whys = ahead.map((name) => `${name}: ${excluded.find((entry) => entry.name === name)?.why ?? 'not a candidate'}`).join('; ');
+    const holds = ahead.length === 1 ? 'holds' : 'hold';
+    return { ok: false, reason: `no safe candidate: ${ahead.join(', ')} ${holds} more WAL than ${best.name} in the recorded synchronous set but cannot be promoted (${whys}), and may alone hold acknowledged commits`, excluded };
+  }
   const lagBytes = eligible.find((entry) => entry.name === best.name)?.lagBytes ?? 0n;
   return { ok: true, name: best.name, position: best.position, lagBytes, ranking, excluded };
 }
@@ -123,10 +129,10 @@ function chooseTarget(
     return { ok: false, reason: `cannot promote ${target}: ${entry.why}; force overrides the lag limit`, excluded };
   }
   if (entry.status === 'excluded') return { ok: false, reason: `cannot promote ${target}: ${entry.why}`, excluded };
-  const quorum = syncQuorum(input.sync, seenMembers(replicas, input));
-  const mayLose = forcedLoss(quorum, target);
-  if (mayLose !== null && input.force !== true) return { ok: false, reason: `cannot promote ${target}: ${quorum.kind === 'short' ? quorum.reason : mayLose}; force overrides it`, excluded };
   const { candidate, lagBytes } = entry;
+  const quorum = syncQuorum(input.sync, seenMembers(replicas, input));
+  const mayLose = forcedLoss(quorum, target, membersAhead(quorum, candidate.position, input));
+  if (mayLose !== null && input.force !== true) return { ok: false, reason: `cannot promote ${target}: ${quorum.kind === 'short' ? quorum.reason : mayLose}; force overrides it`, excluded };
   return { ok: true, name: target, position: candidate.position, lagBytes, ranking, excluded, ...(mayLose === null ? {} : { mayLose }) };
 }
 
@@ -165,7 +171,19 @@ function assess(spec: NodeSpec, input: CandidateInput, reference: Lsn | null): A
  */
 export function forcedPromotionRisk(input: Omit<CandidateInput, 'target' | 'force'>, target: string): string | null {
   const replicas = input.specs.filter((spec) => spec.name !== input.failedPrimary);
-  return forcedLoss(syncQuorum(input.sync, seenMembers(replicas, input)), target);
+  const quorum = syncQuorum(input.sync, seenMembers(replicas, input));
+  const position = replicaPosition(input.observations[target], input.publishedTimeline);
+  return forcedLoss(quorum, target, position === null ? [] : membersAhead(quorum, position, input));
+}
+
+/**
+ * Seen members of a promising record with more WAL than `position`. With n-k+1 members seen,
+ * the most advanced of them holds every acknowledged commit; a choice behind it (because it
+ * may not be promoted, tagged noFailover, or a person picked another) may lose some.
+ */
+function membersAhead(quorum: SyncQuorum, position: Lsn, input: CandidateInput): string[] {
+  if (quorum.kind === 'not-promising') return [];
+  return quorum.seen.filter((name) => (replicaPosition(input.observations[name], input.publishedTimeline) ?? 0n) > position);
 }
 
 /** Members of the recorded set whose position this tick knows: reachable standbys on the published timeline. */

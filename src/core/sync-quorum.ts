@@ -23,14 +23,18 @@ export function syncQuorum(record: SyncRecord | null | undefined, seen: readonly
   return { kind: 'short', members, seen: seenMembers, need, reason };
 }
 
-/** What a forced promotion of `target` may lose, in one line; null when it loses nothing acknowledged. */
-export function forcedLoss(quorum: SyncQuorum, target: string): string | null {
+/**
+ * What a forced promotion of `target` may lose, in one line; null when it loses nothing acknowledged.
+ * `ahead`: seen members with more WAL than the target (any of them may alone hold a commit).
+ */
+export function forcedLoss(quorum: SyncQuorum, target: string, ahead: readonly string[] = []): string | null {
   if (quorum.kind === 'not-promising') return null;
   const missing = quorum.members.filter((name) => !quorum.seen.includes(name));
-  if (quorum.kind === 'met' && quorum.members.includes(target)) return null;
+  if (quorum.kind === 'met' && quorum.members.includes(target) && ahead.length === 0) return null;
   const parts = [
     ...(quorum.members.includes(target) ? [] : [`${target} is not in the recorded synchronous set (${quorum.members.join(', ')})`]),
     ...(missing.length > 0 ? [`${missing.join(', ')} cannot be seen`] : []),
+    ...(ahead.length > 0 ? [`${ahead.join(', ')} ${ahead.length === 1 ? 'has' : 'have'} more WAL than ${target}`] : []),
   ];
   return `commits acknowledged by the synchronous standbys may be lost: ${parts.join('; ')}`;
 }
