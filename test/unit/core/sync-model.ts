@@ -12,7 +12,11 @@
 //   number of the setting it loaded. Each walsender reloads the setting on its own: right
 //   after the change, or later (a new walsender loads the current one).
 // Not modelled: the checkpointer's own, possibly later, reload of the setting (it decides
-// whether commits wait at all), and a leader that reads a stale setting.
+// whether commits wait at all), and a leader that reads a stale setting. And k raised while a
+// walsender has not yet reloaded is only checked with reloads done by the next step: under
+// ANY k a walsender's sync_priority is 1 whatever k it loaded, so nothing the leader can read
+// tells it that every walsender uses the new k (the property finds that at once when
+// walsenders may reload later than the leader's next tick).
 import { chooseCandidate, type Chosen, type Refused } from '../../../src/core/candidate.js';
 import { EMPTY_SYNC_MEMORY, planSync, type SyncMemory, type SyncPlan } from '../../../src/core/sync-plan.js';
 import { claims, type PrimarySyncState, type StandbySet, type SyncRecord, type SyncSettings } from '../../../src/core/sync-set.js';
@@ -64,7 +68,12 @@ export type Action =
   | { kind: 'race'; who: number; bytes: number }
   | { kind: 'time'; ms: number }
   | { kind: 'new-leader' }
-  | { kind: 'primary-dies'; reachable: boolean[]; lastKnown: boolean };
+  /** A person edits replication.synchronous in the config. */
+  | { kind: 'configure'; settings: SyncSettings }
+  /** A person tags a standby noFailover (or takes the tag off: who beyond the standbys). */
+  | { kind: 'tag'; who: number }
+  /** The primary dies now: who would the leader promote (or, `target` set, would a person's `promote` without --force)? Nothing changes. */
+  | { kind: 'primary-dies'; reachable: boolean[]; lastKnown: boolean; target?: number };
 
 export const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `replica-${i + 1}`);
 
@@ -131,8 +140,8 @@ export function plan(m: Model): SyncPlan {
   return planSync({ now: m.now, settings: m.settings, epoch: 1, record: m.record, state: primaryState(m), eligible: eligibleOf(m), graceMs: m.graceMs, memory: m.memory });
 }
 
-/** Who the leader would promote if the primary died now. */
-export function successor(m: Model, reachable: boolean[], lastKnown: boolean): Chosen | Refused {
+/** Who the leader would promote if the primary died now (or whether `target` may be promoted). */
+export function successor(m: Model, reachable: boolean[], lastKnown: boolean, target?: string): Chosen | Refused {
   const obs = m.standbys.map((s, i) => (reachable[i] ? replicaObs(s.name, { lsn: s.flush, streaming: false }) : downObs(s.name, { container: 'exited' })));
   return chooseCandidate({
     specs: [spec(PRIMARY), ...m.standbys.map((s) => spec(s.name, { noFailover: s.name === m.noFailover }))],
@@ -142,6 +151,7 @@ export function successor(m: Model, reachable: boolean[], lastKnown: boolean): C
     maxLagBytes: 16n * MiB,
     publishedTimeline: 1,
     sync: m.record,
+    ...(target === undefined ? {} : { target }),
   });
 }
 
@@ -211,9 +221,17 @@ export function act(m: Model, action: Action): Chosen | Refused | null {
     case 'new-leader':
       m.memory = EMPTY_SYNC_MEMORY;
       break;
+    case 'tag':
+      m.noFailover = m.standbys[action.who]?.name ?? null;
+      note = `noFailover: ${m.noFailover ?? 'none'}`;
+      break;
+    case 'configure':
+      m.settings = action.settings;
+      note = `configure ${JSON.stringify(action.settings)}`;
+      break;
     case 'primary-dies':
-      chosen = successor(m, action.reachable, action.lastKnown);
-      note = `primary dies (reachable ${action.reachable.slice(0, n).join(',')}): ${chosen.ok ? `promote ${chosen.name}` : chosen.reason}`;
+      chosen = successor(m, action.reachable, action.lastKnown, action.target === undefined ? undefined : m.standbys[action.target % n]!.name);
+      note = `primary dies (reachable ${action.reachable.slice(0, n).join(',')}${action.target === undefined ? '' : `; promote ${m.standbys[action.target % n]!.name} asked`}): ${chosen.ok ? `promote ${chosen.name}` : chosen.reason}`;
       break;
   }
   release(m);
