@@ -1,4 +1,4 @@
-import { EMPTY_SYNC_MEMORY, planSync, type SyncMemory } from '../core/sync-plan.js';
+import { EMPTY_SYNC_MEMORY, RELOAD_SETTLE_MS, planSync, type SyncMemory } from '../core/sync-plan.js';
 import { formatStandbyNames, type SyncRecord, type SyncSettings } from '../core/sync-set.js';
 import type { Published } from '../core/types.js';
 import type { EventLog } from '../dcs/events.js';
@@ -59,6 +59,7 @@ export class SyncManager {
       state,
       eligible: others.filter((node) => !node.tags.noFailover).map((node) => node.name),
       graceMs: this.cluster.config.timings.failureTimeMs,
+      settleMs: RELOAD_SETTLE_MS,
       memory: this.memory,
     });
     this.memory = plan.memory;

@@ -19,9 +19,20 @@ export interface SyncMemory {
   shortSince: number | null;
   /** Members of the setting that stopped streaming, and since when. */
   missingSince: Record<string, number>;
+  /** The setting read on the primary, and since when it has been read unchanged. */
+  appliedSeen?: { setting: string; since: number } | null;
 }
 
-export const EMPTY_SYNC_MEMORY: SyncMemory = { mark: null, shortSince: null, missingSince: {} };
+export const EMPTY_SYNC_MEMORY: SyncMemory = { mark: null, shortSince: null, missingSince: {}, appliedSeen: null };
+
+/**
+ * How long a setting must have been read unchanged before the leader notes its mark. What the
+ * walsenders show (sync_priority) cannot tell every reload: under ANY k a raised k leaves each
+ * priority at 1, and whether commits wait at all is the checkpointer's reading of the setting,
+ * which shows nowhere. Processes take a reload within milliseconds unless busy; the leader
+ * gives them this long (the agent passes it; tests of the rows' logic pass 0).
+ */
+export const RELOAD_SETTLE_MS = 1000;
 
 export interface SyncPlanInput {
   now: number;
@@ -34,6 +45,8 @@ export interface SyncPlanInput {
   eligible: string[];
   /** A member that stopped streaming leaves the setting after this long (when enough others stream). */
   graceMs: number;
+  /** The mark waits until the applied setting has been read unchanged this long (RELOAD_SETTLE_MS). */
+  settleMs: number;
   /** What the last plan returned (empty for a new leader: it marks again, later, which is safe). */
   memory: SyncMemory;
 }
@@ -76,7 +89,7 @@ const degradedNow = (s: SyncSituation) => s.input.settings.mode === 'quorum' && 
 
 function recordOf(s: SyncSituation, fields: Partial<SyncRecord> & Pick<SyncRecord, 'standbys' | 'number'>): SyncRecord {
   const { settings, epoch, now } = s.input;
-  return { mode: settings.mode, durability: settings.durability, epoch, degraded: false, pending: false, at: now, ...fields, standbys: sortedNames(unique(fields.standbys)) };
+  return { mode: settings.mode, epoch, degraded: false, pending: false, at: now, ...fields, durability: settings.durability, standbys: sortedNames(unique(fields.standbys)) };
 }
 
 /** The record must shrink or start promising: that waits for the members' confirmation. */
@@ -183,6 +196,8 @@ export const SYNC_RULES: readonly SyncRule[] = [
     matches: (s) => needsConfirmation(s) && !markFits(s),
     plan: (s) => {
       if (!everySenderReloaded(s)) return { step: { kind: 'wait' }, why: 'waiting for every walsender to reload synchronous_standby_names' };
+      const seenFor = s.input.now - (s.memory.appliedSeen?.since ?? s.input.now);
+      if (seenFor < s.input.settleMs) return { step: { kind: 'wait' }, why: `waiting for the setting to settle (${seenFor} of ${s.input.settleMs} ms): every process must have reloaded it` };
       const mark = { primary: s.input.state.primary, setting: formatStandbyNames(s.target), lsn: s.input.state.lsn };
       return { step: { kind: 'wait' }, why: `the setting is in effect; waiting for ${s.target!.number} of ${s.target!.standbys.join(', ')} to flush the primary's position of now`, memory: { ...s.memory, mark } };
     },
@@ -203,6 +218,13 @@ export const SYNC_RULES: readonly SyncRule[] = [
     then: 'wait',
     matches: (s) => needsConfirmation(s),
     plan: (s) => ({ step: { kind: 'wait' }, why: `waiting for ${s.target!.number} of ${s.target!.standbys.join(', ')} to flush the position noted after the reload` }),
+  },
+  {
+    id: 'sync-record-durability',
+    when: 'the set is as wanted, but the record names another durability than the config (the agents were restarted with a changed config)',
+    then: 'rewrite the record with the configured durability; its set and promise unchanged',
+    matches: (s) => s.input.record !== null && s.input.record.durability !== s.input.settings.durability,
+    plan: (s) => ({ step: { kind: 'record', record: recordOf(s, { ...s.input.record!, at: s.input.now }) }, why: `durability is ${s.input.settings.durability} in the config` }),
   },
   {
     id: 'sync-steady',
@@ -234,7 +256,9 @@ function situationOf(input: SyncPlanInput): SyncSituation {
   for (const name of membersOf(applied)) if (!streaming.has(name)) missingSince[name] = input.memory.missingSince[name] ?? now;
   const short = healthy.length < settings.number;
   const shortSince = short ? (input.memory.shortSince ?? now) : null;
-  const memory: SyncMemory = { ...input.memory, missingSince, shortSince };
+  const setting = state.applied === 'unparsable' ? '(unparsable)' : formatStandbyNames(applied);
+  const appliedSeen = input.memory.appliedSeen?.setting === setting ? input.memory.appliedSeen : { setting, since: now };
+  const memory: SyncMemory = { ...input.memory, missingSince, shortSince, appliedSeen };
   return { input, healthy, applied, target: targetOf(input, healthy, applied, memory), memory };
 }
 

@@ -137,7 +137,7 @@ export function primaryState(m: Model): PrimarySyncState {
 }
 
 export function plan(m: Model): SyncPlan {
-  return planSync({ now: m.now, settings: m.settings, epoch: 1, record: m.record, state: primaryState(m), eligible: eligibleOf(m), graceMs: m.graceMs, memory: m.memory });
+  return planSync({ now: m.now, settings: m.settings, epoch: 1, record: m.record, state: primaryState(m), eligible: eligibleOf(m), graceMs: m.graceMs, settleMs: 0, memory: m.memory });
 }
 
 /** Who the leader would promote if the primary died now (or whether `target` may be promoted). */

@@ -54,6 +54,7 @@ export function planInput(overrides: Partial<SyncPlanInput> = {}): SyncPlanInput
     state: primaryState(null, [sender(R1), sender(R2)]),
     eligible: [R1, R2],
     graceMs: GRACE_MS,
+    settleMs: 0,
     memory: EMPTY_SYNC_MEMORY,
     ...overrides,
   };

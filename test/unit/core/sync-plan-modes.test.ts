@@ -7,6 +7,45 @@ import { DEGRADE_MS, LATER, LSN, OFF, PREFERRED, R1, R2, R3, REQUIRED, anyOf, ch
 // failover, k changed, settings set by hand (the coverage check is in sync-plan.test.ts).
 describe('planSync: durability, mode, failovers, k and settings set by hand', () => {
   it.each<SyncCase>([
+    // The config's durability changed under a steady set (agents restarted with another config).
+    {
+      rule: 'the record names another durability than the config: rewritten, set and promise unchanged',
+      by: 'sync-record-durability',
+      input: planInput({ settings: PREFERRED, record: syncRecord([R1, R2]), state: primaryState(anyOf(1, R1, R2), [sender(R1), sender(R2)]) }),
+      step: 'record',
+      record: { durability: 'preferred', standbys: [R1, R2], number: 1, pending: false, degraded: false },
+    },
+    {
+      rule: 'degrading writes the configured durability, not the old record\'s',
+      by: 'sync-stop-promising',
+      input: planInput({ settings: PREFERRED, record: syncRecord([R1, R2]), state: primaryState(anyOf(1, R1, R2), []), memory: { ...EMPTY_SYNC_MEMORY, shortSince: NOW - DEGRADE_MS } }),
+      step: 'record',
+      record: { durability: 'preferred', degraded: true },
+    },
+    // The mark waits until the setting has been read unchanged for settleMs.
+    {
+      rule: 'every walsender reloaded, but the setting was first read less than settleMs ago: no mark yet',
+      by: 'sync-await-reload',
+      input: planInput({ settleMs: 1000, record: pending([R1, R2]), state: primaryState(anyOf(1, R1, R2), [sender(R1), sender(R2)]), memory: { ...EMPTY_SYNC_MEMORY, appliedSeen: { setting: 'ANY 1 ("replica-1", "replica-2")', since: NOW - 999 } } }),
+      step: 'wait',
+      mark: null,
+      why: /settle \(999 of 1000 ms\)/,
+    },
+    {
+      rule: 'a setting read for the first time starts its settling now',
+      by: 'sync-await-reload',
+      input: planInput({ settleMs: 1000, record: pending([R1, R2]), state: primaryState(anyOf(1, R1, R2), [sender(R1), sender(R2)]), memory: { ...EMPTY_SYNC_MEMORY, appliedSeen: { setting: 'ANY 1 ("replica-1")', since: NOW - 60_000 } } }),
+      step: 'wait',
+      mark: null,
+      why: /settle \(0 of 1000 ms\)/,
+    },
+    {
+      rule: 'read unchanged for settleMs and reloaded by every walsender: the mark is noted',
+      by: 'sync-await-reload',
+      input: planInput({ settleMs: 1000, record: pending([R1, R2]), state: primaryState(anyOf(1, R1, R2), [sender(R1), sender(R2)]), memory: { ...EMPTY_SYNC_MEMORY, appliedSeen: { setting: 'ANY 1 ("replica-1", "replica-2")', since: NOW - 1000 } } }),
+      step: 'wait',
+      mark: LSN,
+    },
     // Preferred durability: degrade after degradeAfterMs (record first), restore once k stream.
     {
       rule: 'preferred, short of standbys for less than degradeAfterMs: keep waiting',
