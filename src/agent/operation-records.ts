@@ -1,5 +1,6 @@
 import type { Journal } from '../core/journal.js';
 import type { Published } from '../core/types.js';
+import type { SyncRecord } from '../core/sync-set.js';
 import { historyRecord } from '../dcs/history.js';
 import { encode, type RequestResult } from '../dcs/store.js';
 import type { ClusterContext } from './cluster-context.js';
@@ -41,7 +42,7 @@ export async function republishWrites(cluster: ClusterContext, journal: Journal)
   return [{ key: cluster.store.keys.primary, value: encode({ ...current, since: new Date().toISOString() }) }];
 }
 
-export function publishWrites(cluster: ClusterContext, leader: string, journal: Journal, published: Published, synchronous: boolean): Array<{ key: string; value: string }> {
+export function publishWrites(cluster: ClusterContext, leader: string, journal: Journal, published: Published, synchronous: boolean, syncRecord: SyncRecord | null = null): Array<{ key: string; value: string }> {
   const timings: Record<string, number> = Object.fromEntries(journal.completed.map((c) => [c.step, c.ms]));
   timings.total = Date.now() - journal.startedAt;
   const record = historyRecord({
@@ -60,5 +61,7 @@ export function publishWrites(cluster: ClusterContext, leader: string, journal: 
   return [
     { key: cluster.store.keys.primary, value: encode(published) },
     { key: cluster.store.keys.history(journal.epoch), value: encode(record) },
+    // The synchronous set confirmed before the publication, in the same transaction (sync-promotion.ts).
+    ...(syncRecord ? [{ key: cluster.store.keys.sync, value: encode(syncRecord) }] : []),
   ];
 }

@@ -16,7 +16,9 @@ import { containerState } from '../docker/engine.js';
 import { isContainerNotRunning } from '../core/liveness.js';
 import { describeError } from '../postgres/connection.js';
 import { claims } from '../core/sync-set.js';
-import { pointOthersAtTarget, prepareSyncForPromotion, type PreparedSync } from './sync-promotion.js';
+import { StandbyPresets } from './standby-presets.js';
+import { confirmBeforePublish, pointOthersAtTarget, prepareSyncForPromotion, type PreparedSync } from './sync-promotion.js';
+import type { SyncRecord } from '../core/sync-set.js';
 
 export interface StepHooks {
   /** Called right before a step is carried out (after the leadership check). */
@@ -52,6 +54,8 @@ export class OperationRunner {
     private readonly events: EventLog | null = null,
     /** The last WAL position this agent's probes saw on a node: after its loss, the yardstick for lag. */
     private readonly lastLsnOf: (node: string) => bigint | null = () => null,
+    /** The standbys' preset synchronous_standby_names (kept by the sync manager). */
+    private readonly presets: StandbyPresets = new StandbyPresets(),
   ) {}
 
   async run(start: Journal): Promise<OperationOutcome> {
@@ -64,6 +68,7 @@ export class OperationRunner {
     this.syncPrepared = null;
     const log = this.cluster.log.child({ op: journal.id, kind: journal.kind, from: journal.from, to: journal.to, epoch: journal.epoch });
     let published: Published | null = null;
+    let syncRecord: SyncRecord | null = null;
     while (!isFinished(journal)) {
       if (!this.leadership.isLeader()) return { ok: false, journal, error: 'lost leadership', lostLeadership: true };
       if (journal.step === 'catch-up' && (journal.replans ?? []).some((r) => r.promoteAttempted && !r.fenced)) {
@@ -83,6 +88,7 @@ export class OperationRunner {
         const extra = await this.perform(step, journal);
         if (extra.targetLsn) journal = withTargetLsn(journal, extra.targetLsn, Date.now());
         if (extra.published) published = extra.published;
+        if (extra.syncRecord) syncRecord = extra.syncRecord;
       } catch (error) {
         const message = describeError(error);
         log.warn({ step, error: message, ms: Date.now() - began }, 'operation step failed; it will be retried');
@@ -96,7 +102,7 @@ export class OperationRunner {
       const next = completeStep(journal, step, Date.now());
       if (!next.ok) return { ok: false, journal, error: next.reason, lostLeadership: false };
       journal = next.journal;
-      const writes = step === 'publish' && published ? publishWrites(this.cluster, this.leadership.agentId, journal, published, this.synchronous ?? false) : [];
+      const writes = step === 'publish' && published ? publishWrites(this.cluster, this.leadership.agentId, journal, published, this.synchronous ?? false, syncRecord) : [];
       // A requested operation's result is written with its end, in one transaction: a leader that
       // dies right after cannot leave `failover promote` waiting for a result nobody writes.
       const recorded = isFinished(journal)
@@ -174,7 +180,7 @@ export class OperationRunner {
   /** Started alongside the fence (or the stop), awaited before the promotion; again for another target. */
   private prepareSync(journal: Journal): Promise<PreparedSync> {
     const earlier = this.syncPrepared;
-    const fresh = () => prepareSyncForPromotion(this.cluster, this.leadership, journal, this.events);
+    const fresh = () => prepareSyncForPromotion(this.cluster, this.leadership, journal, this.events, this.presets);
     this.syncPrepared = (earlier ?? fresh()).then((done) => (done.to === journal.to ? done : fresh()), fresh);
     this.syncPrepared.catch(() => undefined);
     return this.syncPrepared;
@@ -186,7 +192,7 @@ export class OperationRunner {
     return node;
   }
 
-  private async perform(step: StepName, journal: Journal): Promise<{ targetLsn?: string; published?: Published }> {
+  private async perform(step: StepName, journal: Journal): Promise<{ targetLsn?: string; published?: Published; syncRecord?: SyncRecord }> {
     const from = this.node(journal.from);
     const to = this.node(journal.to);
     switch (step) {
@@ -290,7 +296,10 @@ export class OperationRunner {
           timeline,
           since: new Date().toISOString(),
         };
-        return { published };
+        // Zero-loss mode: its standbys hold all it has before anyone learns of it? Then the record names them alone.
+        const prepared = this.syncPrepared ? await this.syncPrepared.catch(() => null) : null;
+        const syncRecord = await confirmBeforePublish(this.cluster, journal, prepared, this.events).catch(() => null);
+        return { published, ...(syncRecord ? { syncRecord } : {}) };
       }
       case 'rejoin-old':
         // Cleanly shut down at a position the new primary has, it follows without a re-clone (else the rejoin rule rebuilds it).

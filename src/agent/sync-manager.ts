@@ -5,7 +5,9 @@ import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import { encode } from '../dcs/store.js';
 import { describeError } from '../postgres/connection.js';
-import { applyStandbyNames, readSyncState } from '../postgres/sync-state.js';
+import { applyStandbyNames, readStandbyNames, readSyncState } from '../postgres/sync-state.js';
+import { syncForPromotion } from '../core/sync-promotion.js';
+import type { StandbyPresets } from './standby-presets.js';
 import type { ClusterContext } from './cluster-context.js';
 
 /**
@@ -20,11 +22,13 @@ export class SyncManager {
   private term: string | null = null;
   private busy = false;
   private lastWhy = '';
+  private presetsAt = 0;
 
   constructor(
     private readonly cluster: ClusterContext,
     private readonly leadership: Leadership,
     private readonly events: EventLog,
+    private readonly presets: StandbyPresets,
   ) {}
 
   get settings(): SyncSettings {
@@ -64,6 +68,7 @@ export class SyncManager {
     });
     this.memory = plan.memory;
     const { step } = plan;
+    if (step.kind === 'none') await this.keepPresets(published, record);
     if (step.kind === 'none' || step.kind === 'wait') {
       if (plan.why !== this.lastWhy && step.kind === 'wait') this.cluster.log.info({ rule: plan.rule }, `synchronous set: ${plan.why}`);
       this.lastWhy = plan.why;
@@ -81,6 +86,29 @@ export class SyncManager {
       void this.events.emit({ kind: 'sync', rule: plan.rule, message: `${primary.name}: synchronous_standby_names = '${setting}' (${plan.why})`, epoch: published.epoch, nodes: [primary.name] });
     }
     this.lastWhy = plan.why;
+  }
+
+  /**
+   * Every standby holds the setting it would need if promoted by a failover (its standbys but
+   * the current primary, core/sync-promotion.ts), so that a promotion finds it in place and
+   * settled. Standbys ignore the setting while in recovery. Every 2 s, a standby at a time.
+   */
+  private async keepPresets(published: Published, record: SyncRecord | null): Promise<void> {
+    const now = Date.now();
+    if (now - this.presetsAt < 2000) return;
+    this.presetsAt = now;
+    const eligible = this.cluster.nodes.filter((node) => !node.tags.noFailover).map((node) => node.name);
+    for (const node of this.cluster.nodes.filter((n) => n.name !== published.name)) {
+      const wanted = formatStandbyNames(syncForPromotion({ settings: this.settings, record, to: node.name, eligible, fenced: [published.name], epoch: published.epoch, now }).set);
+      const pool = this.cluster.pool(node);
+      const current = await readStandbyNames(pool).catch(() => null);
+      if (current === null) {
+        this.presets.forget(node.name);
+        continue;
+      }
+      if (current !== wanted) await applyStandbyNames(pool, wanted);
+      this.presets.note(node.name, wanted, current === wanted ? now : Date.now());
+    }
   }
 }
 

@@ -1,13 +1,43 @@
-import { syncForPromotion } from '../core/sync-promotion.js';
-import { claims, formatStandbyNames } from '../core/sync-set.js';
+import { confirmedBeforePublish, syncForPromotion } from '../core/sync-promotion.js';
+import { claims, formatStandbyNames, sameSet, type StandbySet, type SyncRecord } from '../core/sync-set.js';
 import type { Journal } from '../core/journal.js';
 import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import { encode } from '../dcs/store.js';
-import { applyStandbyNames } from '../postgres/sync-state.js';
+import { applyStandbyNames, readStandbyNames, readSyncState } from '../postgres/sync-state.js';
+import { sleep } from '../time.js';
+import type { StandbyPresets } from './standby-presets.js';
 import type { ClusterContext } from './cluster-context.js';
 import { describe } from './sync-manager.js';
 import { repoint } from './node-ops.js';
+
+/**
+ * Before the publication, while no client can have written to the new primary: when its setting
+ * was a settled preset and `number` of its standbys have flushed its position (they stream from
+ * it already, pointed at it before the promotion), they hold every acknowledged commit, and the
+ * record can name exactly them. Without this, the record names the new primary until the
+ * manager confirms the same about a second later, and losing it in that second waits for it
+ * (issue 13's double-failure drill). Waits at most `limitMs`; null: not confirmed, nothing changes.
+ */
+export async function confirmBeforePublish(cluster: ClusterContext, journal: Journal, prepared: PreparedSync | null, events: EventLog | null, limitMs = 300): Promise<SyncRecord | null> {
+  const target = cluster.node(journal.to);
+  if (!target || prepared === null || prepared.to !== journal.to || !prepared.settled || prepared.set === null) return null;
+  const set = prepared.set;
+  const pool = cluster.pool(target);
+  const read = () => readSyncState(pool, target.name, []);
+  let state = await read();
+  const mark = state.lsn;
+  const deadline = Date.now() + limitMs;
+  while (!(sameSet(state.applied === 'unparsable' ? null : state.applied, set) && confirmedBeforePublish(set, state.senders, mark))) {
+    if (Date.now() > deadline) return null;
+    await sleep(5);
+    state = await read();
+  }
+  const { durability } = cluster.config.replication.synchronous;
+  const record: SyncRecord = { mode: 'quorum', number: set.number, standbys: set.standbys, epoch: journal.epoch, durability, degraded: false, pending: false, at: Date.now() };
+  void events?.emit({ kind: 'sync', rule: 'publish', message: `${set.standbys.join(', ')} hold everything ${target.name} has before its publication: the synchronous set names them alone (${describe(record)})`, epoch: journal.epoch, nodes: set.standbys });
+  return record;
+}
 
 /**
  * Zero-loss mode's first commit on the new primary waits for a standby to stream from it. The
@@ -41,21 +71,32 @@ export interface PreparedSync {
   promising: boolean;
   /** The target's first commits will wait for standbys. */
   waitsForStandbys: boolean;
+  /** The target's setting (null: asynchronous). */
+  set: StandbySet | null;
+  /** The setting was in place, unchanged, for longer than RELOAD_SETTLE_MS before the promotion (a preset). */
+  settled: boolean;
 }
 
-export async function prepareSyncForPromotion(cluster: ClusterContext, leadership: Leadership, journal: Journal, events: EventLog | null): Promise<PreparedSync> {
+export async function prepareSyncForPromotion(cluster: ClusterContext, leadership: Leadership, journal: Journal, events: EventLog | null, presets: StandbyPresets): Promise<PreparedSync> {
   const target = cluster.node(journal.to);
   if (!target) throw new Error(`node ${journal.to} is not in the config`);
   const record = await cluster.store.sync();
   const settings = cluster.config.replication.synchronous;
   const eligible = cluster.nodes.filter((node) => !node.tags.noFailover).map((node) => node.name);
-  const fenced = [...(journal.kind === 'failover' ? [journal.from] : []), ...(journal.replans ?? []).map((r) => r.abandoned)];
+  // A switchover's old primary too: it rejoins, and enters the set once it streams; the target's setting is then its preset.
+  const fenced = [journal.from, ...(journal.replans ?? []).map((r) => r.abandoned)];
   const planned = syncForPromotion({ settings, record, to: target.name, eligible, fenced, epoch: journal.epoch, now: Date.now() });
   if (planned.record !== null) {
     if (!(await leadership.guard([{ key: cluster.store.keys.sync, value: encode(planned.record) }]))) throw new Error('lost leadership before recording the synchronous set');
     void events?.emit({ kind: 'sync', rule: 'promote', message: `synchronous set recorded before promoting ${target.name} (${describe(planned.record)})`, epoch: journal.epoch, nodes: planned.record.standbys });
   }
-  // Nothing to change on an asynchronous cluster that never was otherwise: skip the round trip.
-  if (planned.set !== null || record !== null) await applyStandbyNames(cluster.pool(target), formatStandbyNames(planned.set));
-  return { to: target.name, promising: claims(planned.record ?? record), waitsForStandbys: planned.set !== null };
+  const wanted = formatStandbyNames(planned.set);
+  const pool = cluster.pool(target);
+  const current = await readStandbyNames(pool);
+  const settled = current === wanted && presets.settled(target.name, wanted, Date.now());
+  if (current !== wanted) {
+    await applyStandbyNames(pool, wanted);
+    presets.note(target.name, wanted, Date.now());
+  }
+  return { to: target.name, promising: claims(planned.record ?? record), waitsForStandbys: planned.set !== null, set: planned.set, settled };
 }

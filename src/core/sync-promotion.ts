@@ -55,3 +55,24 @@ export function syncForPromotion(input: PromotionSyncInput): PromotionSync {
   const pending: SyncRecord = { mode: 'quorum', number: settings.number, standbys: sortedNames(unique([...(record?.pending ? record.standbys : []), ...wanted])), degraded: false, pending: true, ...base };
   return { record: covered ? null : pending, set };
 }
+
+/** One walsender as the new primary sees it (postgres/sync-state.ts reads them). */
+interface SenderView {
+  name: string;
+  flushLsn: bigint | null;
+  priority: number;
+}
+
+/**
+ * Before the new primary is published (no client has written to it yet): have `set.number` of
+ * its standbys flushed its position of `mark`, with every walsender following its setting?
+ * Then they hold every commit acknowledged in the epoch before (none lies past the promoted
+ * node's position) and, the setting being settled, every commit it will acknowledge: the
+ * record can name exactly the setting's members, and losing the new primary right after its
+ * publication need not wait for it.
+ */
+export function confirmedBeforePublish(set: StandbySet, senders: readonly SenderView[], mark: bigint): boolean {
+  const reloaded = senders.every((sender) => (sender.priority > 0) === set.standbys.includes(sender.name));
+  const holding = senders.filter((sender) => set.standbys.includes(sender.name) && sender.flushLsn !== null && sender.flushLsn >= mark);
+  return reloaded && holding.length >= set.number;
+}

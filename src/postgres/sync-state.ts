@@ -38,6 +38,12 @@ export async function readSyncState(pool: pg.Pool, primary: string, allStandbys:
   };
 }
 
+/** The node's synchronous_standby_names as its session reads it. */
+export async function readStandbyNames(pool: pg.Pool): Promise<string> {
+  const { rows } = await pool.query<{ s: string }>(`SELECT current_setting('synchronous_standby_names') AS s`);
+  return rows[0]?.s ?? '';
+}
+
 /**
  * ALTER SYSTEM (so a restart keeps it) and a reload. Works on a standby too, where the value
  * waits in postgresql.auto.conf and takes effect the moment it is promoted.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { syncForPromotion, type PromotionSyncInput } from '../../../src/core/sync-promotion.js';
+import { confirmedBeforePublish, syncForPromotion, type PromotionSyncInput } from '../../../src/core/sync-promotion.js';
 import type { SyncSettings } from '../../../src/core/sync-set.js';
 import { syncRecord } from './fixtures.js';
 
@@ -23,7 +23,7 @@ describe('the synchronous set across a promotion', () => {
     expect(planned.record).toMatchObject({ mode: 'quorum', standbys: ['replica-1', 'replica-2'], number: 1, epoch: 2, pending: false, degraded: false });
   });
 
-  it('a switchover: the old primary, which rejoins as a standby at once, is named too', () => {
+  it('nothing fenced (how the leader keeps a standby\'s preset too): every other eligible node is named', () => {
     const planned = syncForPromotion(input({ fenced: [] }));
     expect(planned.set).toEqual({ number: 1, standbys: ['pgsql', 'replica-2'] });
     expect(planned.record).toMatchObject({ standbys: ['pgsql', 'replica-1', 'replica-2'] });
@@ -57,5 +57,29 @@ describe('the synchronous set across a promotion', () => {
     const planned = syncForPromotion(input({ settings: { ...QUORUM, number: 2 }, record: syncRecord(['replica-2'], 1), fenced: [] }));
     expect(planned.set).toEqual({ number: 2, standbys: ['pgsql', 'replica-2'] });
     expect(planned.record).toMatchObject({ number: 1, standbys: ['pgsql', 'replica-1', 'replica-2'] });
+  });
+});
+
+describe('the set confirmed before the publication', () => {
+  const set = { number: 1, standbys: ['replica-2'] };
+  const mark = 0x3000n;
+  it('a member flushed the new primary\'s position, every walsender follows the setting: confirmed', () => {
+    expect(confirmedBeforePublish(set, [{ name: 'replica-2', flushLsn: mark, priority: 1 }], mark)).toBe(true);
+  });
+  it('the member is behind the position: not yet', () => {
+    expect(confirmedBeforePublish(set, [{ name: 'replica-2', flushLsn: mark - 1n, priority: 1 }], mark)).toBe(false);
+    expect(confirmedBeforePublish(set, [{ name: 'replica-2', flushLsn: null, priority: 1 }], mark)).toBe(false);
+  });
+  it('a walsender that does not count itself in (or a stranger that does): not yet', () => {
+    expect(confirmedBeforePublish(set, [{ name: 'replica-2', flushLsn: mark, priority: 0 }], mark)).toBe(false);
+    expect(confirmedBeforePublish(set, [{ name: 'replica-2', flushLsn: mark, priority: 1 }, { name: 'pgsql', flushLsn: mark, priority: 1 }], mark)).toBe(false);
+  });
+  it('k=2 needs two members holding it', () => {
+    const two = { number: 2, standbys: ['pgsql', 'replica-2'] };
+    expect(confirmedBeforePublish(two, [{ name: 'replica-2', flushLsn: mark, priority: 1 }, { name: 'pgsql', flushLsn: mark - 8n, priority: 1 }], mark)).toBe(false);
+    expect(confirmedBeforePublish(two, [{ name: 'replica-2', flushLsn: mark, priority: 1 }, { name: 'pgsql', flushLsn: mark + 8n, priority: 1 }], mark)).toBe(true);
+  });
+  it('no walsender at all: not confirmed', () => {
+    expect(confirmedBeforePublish(set, [], mark)).toBe(false);
   });
 });
