@@ -341,6 +341,16 @@ function literal(value: string): string {
  * The always-correct path: stop the node, replace its data directory with a
  * `pg_basebackup -R` of the primary (on the node's slot), start it as a standby.
  */
+/**
+ * The clone's own connection is named apart from the standby's, which must carry the node's name
+ * (synchronous_standby_names and health know standbys by it). pg_basebackup -R writes the name
+ * quoted when it holds a dash (application_name=''replica-1-basebackup''): the pattern takes the
+ * name itself, whatever surrounds it (node names are [a-z0-9-], nothing sed reads specially).
+ */
+export function renameCloneConnection(node: string, autoConf: string): string {
+  return `sed -i "s/application_name=\\(''\\)\\{0,1\\}${node}-basebackup/application_name=\\1${node}/" "${autoConf}"`;
+}
+
 export async function rebuild(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig, labels: Record<string, string> = {}): Promise<void> {
   const engine = cluster.engine(node);
   const slot = cluster.slotOf(node);
@@ -353,8 +363,7 @@ export async function rebuild(cluster: ClusterContext, node: NodeConfig, primary
     'set -e',
     `rm -rf "${pgdata}"/* "${pgdata}"/.[!.]* 2>/dev/null || true`,
     `pg_basebackup -D "${pgdata}" -R -X stream -c fast -S "${slot}" -d "$CONNINFO"`,
-    // The clone's own connection is named apart from the standby's, which must carry the node's name.
-    `sed -i "s/application_name=${node.name}-basebackup/application_name=${node.name}/" "${pgdata}/postgresql.auto.conf"`,
+    renameCloneConnection(node.name, `${pgdata}/postgresql.auto.conf`),
     `chmod 0700 "${pgdata}"`,
   ].join('\n');
   const result = await runWithVolumesOf(engine, node.container, ['bash', '-c', script], {
