@@ -8,7 +8,6 @@ import { followClusterContainers } from './container-events.js';
 import { EdgeHealth } from './edge-health.js';
 import { EndpointSwitcher } from './endpoints.js';
 import { SyncManager } from './sync-manager.js';
-import { StandbyPresets } from './standby-presets.js';
 import { LeaderDuties } from './leader-duties.js';
 import { Observer } from './observer.js';
 import { OperationRunner, type StepHooks } from './operation.js';
@@ -52,7 +51,6 @@ export class Agent {
     this.observer = new Observer(cluster, options.agentId, Date.now(), () => this.edges.dockerFailed());
     this.views = new ViewPublisher(cluster, this.edges);
     const endpoints = EndpointSwitcher.of(cluster, () => leadership.isLeader());
-    const presets = new StandbyPresets();
     const events = new EventLog(cluster.etcd, cluster.store.keys, options.agentId, (error) => cluster.log.debug({ error: describeError(error) }, 'event not recorded'));
     this.leader = new LeaderDuties({
       id: options.agentId,
@@ -61,10 +59,10 @@ export class Agent {
       observer: this.observer,
       endpoints,
       events,
-      runner: new OperationRunner(cluster, leadership, this.stepProgress(), endpoints, () => this.observer.snapshot(Date.now()), events, (node) => this.observer.lastLsnOf(node), presets),
+      runner: new OperationRunner(cluster, leadership, this.stepProgress(), endpoints, () => this.observer.snapshot(Date.now()), events, (node) => this.observer.lastLsnOf(node)),
       rejoiner: new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader(), events),
       hooks: new RoleChangeHooks(cluster.config, cluster.log, process.env, events),
-      sync: new SyncManager(cluster, leadership, events, presets),
+      sync: new SyncManager(cluster, leadership, events),
     });
   }
 

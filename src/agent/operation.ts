@@ -16,7 +16,6 @@ import { containerState } from '../docker/engine.js';
 import { isContainerNotRunning } from '../core/liveness.js';
 import { describeError } from '../postgres/connection.js';
 import { claims } from '../core/sync-set.js';
-import { StandbyPresets } from './standby-presets.js';
 import { confirmBeforePublish, pointOthersAtTarget, prepareSyncForPromotion, type PreparedSync } from './sync-promotion.js';
 import type { SyncRecord } from '../core/sync-set.js';
 
@@ -54,8 +53,6 @@ export class OperationRunner {
     private readonly events: EventLog | null = null,
     /** The last WAL position this agent's probes saw on a node: after its loss, the yardstick for lag. */
     private readonly lastLsnOf: (node: string) => bigint | null = () => null,
-    /** The standbys' preset synchronous_standby_names (kept by the sync manager). */
-    private readonly presets: StandbyPresets = new StandbyPresets(),
   ) {}
 
   async run(start: Journal): Promise<OperationOutcome> {
@@ -180,7 +177,7 @@ export class OperationRunner {
   /** Started alongside the fence (or the stop), awaited before the promotion; again for another target. */
   private prepareSync(journal: Journal): Promise<PreparedSync> {
     const earlier = this.syncPrepared;
-    const fresh = () => prepareSyncForPromotion(this.cluster, this.leadership, journal, this.events, this.presets);
+    const fresh = () => prepareSyncForPromotion(this.cluster, this.leadership, journal, this.events);
     this.syncPrepared = (earlier ?? fresh()).then((done) => (done.to === journal.to ? done : fresh()), fresh);
     this.syncPrepared.catch(() => undefined);
     return this.syncPrepared;

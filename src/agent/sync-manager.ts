@@ -7,7 +7,6 @@ import { encode } from '../dcs/store.js';
 import { describeError } from '../postgres/connection.js';
 import { applyStandbyNames, readStandbyNames, readSyncState } from '../postgres/sync-state.js';
 import { syncForPromotion } from '../core/sync-promotion.js';
-import type { StandbyPresets } from './standby-presets.js';
 import type { ClusterContext } from './cluster-context.js';
 
 /**
@@ -28,7 +27,6 @@ export class SyncManager {
     private readonly cluster: ClusterContext,
     private readonly leadership: Leadership,
     private readonly events: EventLog,
-    private readonly presets: StandbyPresets,
   ) {}
 
   get settings(): SyncSettings {
@@ -102,12 +100,7 @@ export class SyncManager {
       const wanted = formatStandbyNames(syncForPromotion({ settings: this.settings, record, to: node.name, eligible, fenced: [published.name], epoch: published.epoch, now }).set);
       const pool = this.cluster.pool(node);
       const current = await readStandbyNames(pool).catch(() => null);
-      if (current === null) {
-        this.presets.forget(node.name);
-        continue;
-      }
-      if (current !== wanted) await applyStandbyNames(pool, wanted);
-      this.presets.note(node.name, wanted, current === wanted ? now : Date.now());
+      if (current !== null && current.setting !== wanted) await applyStandbyNames(pool, wanted);
     }
   }
 }

@@ -6,7 +6,7 @@ import type { Leadership } from '../dcs/leadership.js';
 import { encode } from '../dcs/store.js';
 import { applyStandbyNames, readStandbyNames, readSyncState } from '../postgres/sync-state.js';
 import { sleep } from '../time.js';
-import type { StandbyPresets } from './standby-presets.js';
+import { RELOAD_SETTLE_MS } from '../core/sync-plan.js';
 import type { ClusterContext } from './cluster-context.js';
 import { describe } from './sync-manager.js';
 import { repoint } from './node-ops.js';
@@ -77,7 +77,7 @@ export interface PreparedSync {
   settled: boolean;
 }
 
-export async function prepareSyncForPromotion(cluster: ClusterContext, leadership: Leadership, journal: Journal, events: EventLog | null, presets: StandbyPresets): Promise<PreparedSync> {
+export async function prepareSyncForPromotion(cluster: ClusterContext, leadership: Leadership, journal: Journal, events: EventLog | null): Promise<PreparedSync> {
   const target = cluster.node(journal.to);
   if (!target) throw new Error(`node ${journal.to} is not in the config`);
   const record = await cluster.store.sync();
@@ -93,10 +93,8 @@ export async function prepareSyncForPromotion(cluster: ClusterContext, leadershi
   const wanted = formatStandbyNames(planned.set);
   const pool = cluster.pool(target);
   const current = await readStandbyNames(pool);
-  const settled = current === wanted && presets.settled(target.name, wanted, Date.now());
-  if (current !== wanted) {
-    await applyStandbyNames(pool, wanted);
-    presets.note(target.name, wanted, Date.now());
-  }
+  // Settled: the preset was in place, and the server loaded its configuration RELOAD_SETTLE_MS ago or more.
+  const settled = current.setting === wanted && current.loadedMsAgo >= RELOAD_SETTLE_MS;
+  if (current.setting !== wanted) await applyStandbyNames(pool, wanted);
   return { to: target.name, promising: claims(planned.record ?? record), waitsForStandbys: planned.set !== null, set: planned.set, settled };
 }

@@ -38,10 +38,16 @@ export async function readSyncState(pool: pg.Pool, primary: string, allStandbys:
   };
 }
 
-/** The node's synchronous_standby_names as its session reads it. */
-export async function readStandbyNames(pool: pg.Pool): Promise<string> {
-  const { rows } = await pool.query<{ s: string }>(`SELECT current_setting('synchronous_standby_names') AS s`);
-  return rows[0]?.s ?? '';
+/**
+ * The node's synchronous_standby_names as its session reads it, and how long ago that session
+ * (re)loaded the configuration, by the server's own clock (pg_conf_load_time: a session alive
+ * at a reload reports its own re-read, never earlier than the server's).
+ */
+export async function readStandbyNames(pool: pg.Pool): Promise<{ setting: string; loadedMsAgo: number }> {
+  const { rows } = await pool.query<{ s: string; ms: number }>(
+    `SELECT current_setting('synchronous_standby_names') AS s, (extract(epoch FROM clock_timestamp() - pg_conf_load_time()) * 1000)::float8 AS ms`,
+  );
+  return { setting: rows[0]?.s ?? '', loadedMsAgo: rows[0]?.ms ?? 0 };
 }
 
 /**

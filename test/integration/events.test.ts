@@ -1,3 +1,4 @@
+import { SYNC_RULES } from '../../src/core/sync-plan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterEvent } from '../../src/core/event.js';
 import { stepsOf } from '../../src/core/journal.js';
@@ -29,7 +30,7 @@ describe('the event log', () => {
     await docker.getContainer(cluster.node('pgsql').container).kill();
     const published = await publishedOtherThan(agents, 'pgsql');
     const other = published.name === 'replica-1' ? 'replica-2' : 'replica-1';
-    const known = new Set<string>([...RULES.map((r) => r.id), ...STANDING_RULES.map((r) => r.id), ...stepsOf('failover'), ...stepsOf('switchover'), 'promote-request', 'operator', 'on-role-change']);
+    const known = new Set<string>([...RULES.map((r) => r.id), ...STANDING_RULES.map((r) => r.id), ...stepsOf('failover'), ...stepsOf('switchover'), ...SYNC_RULES.map((r) => r.id), 'promote-request', 'operator', 'on-role-change']);
     const events = await eventually(async () => {
       const result = await cli('events', '--json');
       if (result.code !== 0) throw new Error(result.stderr);

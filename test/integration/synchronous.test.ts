@@ -5,6 +5,7 @@ import { clusterPerTest, publishedOtherThan, startAgents, verdictWithNote, type 
 import { eventually } from '../support/eventually.js';
 import { failoverCli } from '../support/cli.js';
 import { claims, type SyncRecord } from '../../src/core/sync-set.js';
+import { RELOAD_SETTLE_MS } from '../../src/core/sync-plan.js';
 
 // Zero-loss mode (issue 13) with real containers: the leader manages synchronous_standby_names
 // and the `sync` key; commits wait for a standby; a failover promotes only a node that holds
@@ -43,6 +44,11 @@ async function insertInBackground(c: TestCluster, node: string, table: string, v
   return { done, client };
 }
 
+async function presetSettled(c: TestCluster, node: string, preset: string): Promise<boolean> {
+  const rows = await c.query<{ s: string; ms: number }>(node, `SELECT current_setting('synchronous_standby_names') AS s, (extract(epoch FROM clock_timestamp() - pg_conf_load_time()) * 1000)::float8 AS ms`);
+  return rows[0]!.s === preset && rows[0]!.ms >= RELOAD_SETTLE_MS;
+}
+
 async function promisingWith(agents: RunningAgents, standbys: string[]): Promise<SyncRecord | null> {
   const current = await record(agents);
   return current !== null && claims(current) && JSON.stringify(current.standbys) === JSON.stringify(standbys) ? current : null;
@@ -72,6 +78,9 @@ describe('zero-loss mode (replication.synchronous)', () => {
     await eventually(() => promisingWith(t.agents!, ['replica-1', 'replica-2']), 'both replicas members again', 30_000);
     for (let id = 2; id <= 50; id++) await c.query('pgsql', 'INSERT INTO acked VALUES ($1)', [id]);
 
+    // Each replica holds the setting it would need if promoted, loaded long enough ago to count
+    // as in effect (the leader keeps these presets; RELOAD_SETTLE_MS by the server's clock).
+    await eventually(async () => (await presetSettled(c, 'replica-1', 'ANY 1 ("replica-2")')) && presetSettled(c, 'replica-2', 'ANY 1 ("replica-1")'), 'both replicas holding their settled presets', 30_000);
     await docker.getContainer(c.node('pgsql').container).kill();
     const published = await publishedOtherThan(t.agents, 'pgsql');
     const other = published.name === 'replica-1' ? 'replica-2' : 'replica-1';
