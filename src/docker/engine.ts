@@ -218,9 +218,11 @@ export async function execIn(
   cmd: string[],
   options: { user?: string; env?: string[]; timeoutMs?: number } = {},
 ): Promise<ExecResult> {
-  const deadline = Date.now() + (options.timeoutMs ?? DOCKER_DEADLINES.exec);
+  const totalMs = options.timeoutMs ?? DOCKER_DEADLINES.exec;
+  const deadline = Date.now() + totalMs;
   const callLimit = () => Math.max(1, Math.min(DOCKER_DEADLINES.execCall, deadline - Date.now()));
-  const exec = await withDeadline(`exec create (${cmd[0]})`, container, callLimit(), (abortSignal) =>
+  // The first call gets the whole budget (a millisecond spent since `deadline` was set must not make its limit read 49 of 50 ms).
+  const exec = await withDeadline(`exec create (${cmd[0]})`, container, Math.min(DOCKER_DEADLINES.execCall, totalMs), (abortSignal) =>
     engine.getContainer(container).exec({
       Cmd: cmd,
       User: options.user ?? 'postgres',
