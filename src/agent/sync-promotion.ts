@@ -6,6 +6,7 @@ import type { Leadership } from '../dcs/leadership.js';
 import { encode } from '../dcs/store.js';
 import { applyStandbyNames, readStandbyNames, readSyncState } from '../postgres/sync-state.js';
 import { sleep } from '../time.js';
+import { withClient } from '../postgres/connection.js';
 import { RELOAD_SETTLE_MS } from '../core/sync-plan.js';
 import type { ClusterContext } from './cluster-context.js';
 import { describe } from './sync-manager.js';
@@ -92,7 +93,8 @@ export async function prepareSyncForPromotion(cluster: ClusterContext, leadershi
   }
   const wanted = formatStandbyNames(planned.set);
   const pool = cluster.pool(target);
-  const current = await readStandbyNames(pool);
+  // A fresh session: a pooled one, idle through the preset's reload, would report its own late re-read as the load time.
+  const current = await withClient(cluster.sqlEndpoint(target), { timeoutMs: 2000, applicationName: 'pg-failover' }, readStandbyNames);
   // Settled: the preset was in place, and the server loaded its configuration RELOAD_SETTLE_MS ago or more.
   const settled = current.setting === wanted && current.loadedMsAgo >= RELOAD_SETTLE_MS;
   if (current.setting !== wanted) await applyStandbyNames(pool, wanted);

@@ -40,11 +40,12 @@ export async function readSyncState(pool: pg.Pool, primary: string, allStandbys:
 
 /**
  * The node's synchronous_standby_names as its session reads it, and how long ago that session
- * (re)loaded the configuration, by the server's own clock (pg_conf_load_time: a session alive
- * at a reload reports its own re-read, never earlier than the server's).
+ * (re)loaded the configuration, by the server's own clock (pg_conf_load_time). A session alive
+ * at a reload reports its own re-read, which an idle pooled session does only at its next
+ * query: ask a fresh session when the age matters.
  */
-export async function readStandbyNames(pool: pg.Pool): Promise<{ setting: string; loadedMsAgo: number }> {
-  const { rows } = await pool.query<{ s: string; ms: number }>(
+export async function readStandbyNames(session: pg.Pool | pg.Client): Promise<{ setting: string; loadedMsAgo: number }> {
+  const { rows } = await session.query<{ s: string; ms: number }>(
     `SELECT current_setting('synchronous_standby_names') AS s, (extract(epoch FROM clock_timestamp() - pg_conf_load_time()) * 1000)::float8 AS ms`,
   );
   return { setting: rows[0]?.s ?? '', loadedMsAgo: rows[0]?.ms ?? 0 };
