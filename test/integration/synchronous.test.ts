@@ -54,6 +54,22 @@ async function promisingWith(agents: RunningAgents, standbys: string[]): Promise
   return current !== null && claims(current) && JSON.stringify(current.standbys) === JSON.stringify(standbys) ? current : null;
 }
 
+/**
+ * ANY 1 of both replicas promised; then replica-2 stops and the primary dies before the leader
+ * could take replica-2 out of the set (it waits failureTimeMs): replica-2 may hold the last
+ * acknowledged commit, and the failover waits for it.
+ */
+async function failoverHeldByMissingMember() {
+  t.cluster = await startCluster({ replicas: 2 });
+  t.agents = await startAgents(t.cluster, { config: synchronous('required') });
+  const c = t.cluster;
+  await eventually(() => promisingWith(t.agents!, ['replica-1', 'replica-2']), 'the sync key promising ANY 1 of both replicas', 30_000);
+  await docker.getContainer(c.node('replica-2').container).kill();
+  await docker.getContainer(c.node('pgsql').container).kill();
+  const held = await verdictWithNote(t.agents, (note) => note.startsWith('failover waits: waiting for the synchronous standbys'), 'the failover waiting for replica-2');
+  return { c, held };
+}
+
 describe('zero-loss mode (replication.synchronous)', () => {
   it('required: ANY 1 over both replicas; with both down a commit waits until one returns; the failover after loses no acknowledged row', async () => {
     t.cluster = await startCluster({ replicas: 2 });
@@ -87,48 +103,34 @@ describe('zero-loss mode (replication.synchronous)', () => {
     // Its preset was settled and the other replica streamed from it before the publication: the
     // record was rewritten with the publication to name that replica alone (no window in which
     // losing the new primary would wait for it).
-    expect(await record(t.agents)).toMatchObject({ standbys: [other], epoch: 2, pending: false, degraded: false });
+    expect(await record(t.agents!)).toMatchObject({ standbys: [other], epoch: 2, pending: false, degraded: false });
     expect((await c.query<{ n: string }>(published.name, 'SELECT count(*) AS n FROM acked'))[0]!.n).toBe('50');
-    expect((await t.agents.store.history())[0]).toMatchObject({ epoch: 2, to: published.name, synchronous: true });
+    expect((await t.agents!.store.history())[0]).toMatchObject({ epoch: 2, to: published.name, synchronous: true });
     // The new primary's first commits already waited for its standby; the set follows it.
     await eventually(() => promisingWith(t.agents!, [other]), `the sync key naming ${other} alone under ${published.name}`, 30_000);
     expect(await setting(c, published.name)).toMatch(new RegExp(`^ANY 1 \\(.*"${other}".*\\)$`));
   });
 
   it('quorum: a recorded member that cannot be seen when the primary dies holds the failover back until it returns', async () => {
-    t.cluster = await startCluster({ replicas: 2 });
-    t.agents = await startAgents(t.cluster, { config: synchronous('required') });
-    const c = t.cluster;
-    await eventually(() => promisingWith(t.agents!, ['replica-1', 'replica-2']), 'the sync key promising ANY 1 of both replicas', 30_000);
-    // replica-2 stops, and the primary dies before the leader could take replica-2 out of the
-    // set (it waits failureTimeMs): replica-2 may hold the last acknowledged commit.
-    await docker.getContainer(c.node('replica-2').container).kill();
-    await docker.getContainer(c.node('pgsql').container).kill();
-    const held = await verdictWithNote(t.agents, (note) => note.startsWith('failover waits: waiting for the synchronous standbys'), 'the failover waiting for replica-2');
+    const { c, held } = await failoverHeldByMissingMember();
     expect(held.notes.join(' ')).toMatch(/replica-2 may hold the last acknowledged commit/);
-    expect((await t.agents.store.published())?.name).toBe('pgsql');
-    const refused = await cli(t.cluster, t.agents, ['promote', 'replica-1']);
+    expect((await t.agents!.store.published())?.name).toBe('pgsql');
+    const refused = await cli(t.cluster!, t.agents!, ['promote', 'replica-1']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/promote refused: cannot promote replica-1: waiting for the synchronous standbys/);
 
     await docker.getContainer(c.node('replica-2').container).start();
-    const published = await publishedOtherThan(t.agents, 'pgsql', 60_000);
+    const published = await publishedOtherThan(t.agents!, 'pgsql', 60_000);
     expect(['replica-1', 'replica-2']).toContain(published.name);
   });
 
   it('promote --force while a member cannot be seen: says what may be lost, then fails over', async () => {
-    t.cluster = await startCluster({ replicas: 2 });
-    t.agents = await startAgents(t.cluster, { config: synchronous('required') });
-    const c = t.cluster;
-    await eventually(() => promisingWith(t.agents!, ['replica-1', 'replica-2']), 'the sync key promising ANY 1 of both replicas', 30_000);
-    await docker.getContainer(c.node('replica-2').container).kill();
-    await docker.getContainer(c.node('pgsql').container).kill();
-    await verdictWithNote(t.agents, (note) => note.startsWith('failover waits:'), 'the failover waiting for replica-2');
-    const forced = await cli(t.cluster, t.agents, ['promote', 'replica-1', '--force']);
+    await failoverHeldByMissingMember();
+    const forced = await cli(t.cluster!, t.agents!, ['promote', 'replica-1', '--force']);
     expect(forced.stderr).toMatch(/warning: --force overrides zero-loss mode: .*commits acknowledged by the synchronous standbys may be lost: replica-2 cannot be seen/);
     expect(forced.code).toBe(0);
     expect(forced.stdout).toMatch(/^failover: pgsql -> replica-1, epoch 2/);
-    expect((await t.agents.store.published())?.name).toBe('replica-1');
+    expect((await t.agents!.store.published())?.name).toBe('replica-1');
   });
 
   it('preferred: with no standby for degradeAfterMs writes go on, recorded as degraded; the set promises again once a standby streams', async () => {
