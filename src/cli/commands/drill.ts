@@ -7,6 +7,8 @@ import { SCENARIOS, type Scenario } from '../../drill/faults.js';
 import { summarise, renderTable } from '../../drill/report.js';
 import { runRound, type RoundResult } from '../../drill/round.js';
 import { DEFAULT_OUTAGE_MS } from '../../drill/fault-standby-loss.js';
+import { DEFAULT_CUT_MS } from '../../drill/fault-replica-cut.js';
+import { ensureDataset, type DatasetReport } from '../../drill/dataset.js';
 import { awaitHealthy } from '../../drill/cluster-checks.js';
 import { EtcdMembers, membersProblem } from '../../drill/etcd-members.js';
 import { timelineSvg } from '../../drill/timeline-svg.js';
@@ -25,6 +27,12 @@ function outage(value: string): number {
   return n;
 }
 
+function datasetMb(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 1_000_000) throw new InvalidArgumentError('expected a whole number of MB from 0 (no dataset) to 1000000');
+  return n;
+}
+
 function viaRoute(value: string): 'primary' | 'write-endpoint' {
   if (value !== 'primary' && value !== 'write-endpoint') throw new InvalidArgumentError('expected primary or write-endpoint');
   return value;
@@ -39,8 +47,10 @@ export function registerDrill(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--out <dir>', 'also write the report as JSON into this directory')
     .option('--outage-ms <ms>', 'standby-loss: how long every standby stays down', outage, DEFAULT_OUTAGE_MS)
+    .option('--cut-ms <ms>', 'replica-cut: how long the replica stays cut off its network', outage, DEFAULT_CUT_MS)
+    .option('--dataset-mb <mb>', 'load the application database with pgbench tables of about this many MB before the rounds (0: none)', datasetMb, 0)
     .option('--via <route>', 'where the writer sends its rows: primary (the published primary) or write-endpoint (PgBouncer)', viaRoute, 'primary')
-    .action(async (scenario: string, options: { rounds: number; json?: boolean; out?: string; via: 'primary' | 'write-endpoint'; outageMs: number }, command: Command) => {
+    .action(async (scenario: string, options: { rounds: number; json?: boolean; out?: string; via: 'primary' | 'write-endpoint'; outageMs: number; cutMs: number; datasetMb: number }, command: Command) => {
       const scenarios: Scenario[] = scenario === 'all' ? [...SCENARIOS] : SCENARIOS.includes(scenario as Scenario) ? [scenario as Scenario] : [];
       if (scenarios.length === 0) throw new CliError(`drill: unknown scenario '${scenario}'; expected one of ${SCENARIOS.join(', ')}, all`, 2);
       const globals = command.optsWithGlobals<GlobalOptions>();
@@ -71,6 +81,7 @@ export function registerDrill(program: Command): void {
         probeIntervalMs: access.config.timings.probeIntervalMs,
         via: options.via,
         outageMs: options.outageMs,
+        cutMs: options.cutMs,
         etcdMembers,
         log: (l: string) => process.stderr.write(`${l}\n`),
         onFault: (restore: (() => Promise<void>) | null) => {
@@ -86,6 +97,20 @@ export function registerDrill(program: Command): void {
         } catch (error) {
           throw new CliError(`drill: ${error instanceof Error ? error.message : String(error)}; see failover status`, 1);
         }
+        // The dataset is loaded once, before every round, and reported with each scenario.
+        let dataset: DatasetReport | null = null;
+        try {
+          dataset = await ensureDataset({ ...context, log: options.json ? () => undefined : context.log }, options.datasetMb);
+        } catch (error) {
+          throw new CliError(`drill: could not load the dataset: ${error instanceof Error ? error.message : String(error)}`, 1);
+        }
+        if (dataset) {
+          try {
+            await awaitHealthy(context, 60_000);
+          } catch (error) {
+            throw new CliError(`drill: after loading the dataset, ${error instanceof Error ? error.message : String(error)}; see failover status`, 1);
+          }
+        }
         for (const s of scenarios) {
           const rounds: RoundResult[] = [];
           for (let round = 1; round <= options.rounds; round++) {
@@ -97,12 +122,12 @@ export function registerDrill(program: Command): void {
             if (!options.json) process.stderr.write(`${s} round ${round}: ${result.from} -> ${result.to ?? '?'} rto ${result.rtoMs ?? '-'} ms, lost ${result.lost}${result.error ? `, ${result.error}` : ''}\n`);
           }
           const summary = summarise(rounds);
-          reports.push({ scenario: s, rounds: options.out ? rounds : rounds.map(({ timeline: _t, ...r }) => r), summary });
+          reports.push({ scenario: s, dataset, rounds: options.out ? rounds : rounds.map(({ timeline: _t, ...r }) => r), summary });
           if (!options.json) process.stdout.write(`${renderTable(s, rounds, summary)}\n`);
           if (options.out) {
             mkdirSync(options.out, { recursive: true });
             const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-            writeFileSync(join(options.out, `${s}-${stamp}.json`), JSON.stringify({ scenario: s, rounds, summary }, null, 2));
+            writeFileSync(join(options.out, `${s}-${stamp}.json`), JSON.stringify({ scenario: s, dataset, rounds, summary }, null, 2));
             for (const r of rounds) writeFileSync(join(options.out, `${s}-${stamp}-round-${r.round}.svg`), timelineSvg(r));
           }
         }
