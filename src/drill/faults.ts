@@ -4,6 +4,7 @@ import { agreedLeader, membersProblem, type EtcdMembers } from './etcd-members.j
 import { doubleFailure } from './fault-double-failure.js';
 import { oomBackend } from './fault-oom.js';
 import { removePrimary } from './fault-remove.js';
+import { replicaCut } from './fault-replica-cut.js';
 import { standbyLoss } from './fault-standby-loss.js';
 import { targetDies } from './fault-target-dies.js';
 import type { ScenarioFigure } from './report.js';
@@ -25,6 +26,7 @@ export const SCENARIOS = [
   'target-dies',
   'double-failure',
   'standby-loss',
+  'replica-cut',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -46,8 +48,8 @@ export interface Fault {
   acceptable?(node: string): boolean;
   /** Nodes besides the old primary that the fault keeps down until its undo: convergence does not wait for them. */
   downUntilUndo?(): string[];
-  /** The scenario's own check of the rows read back from the final primary: a sentence when it fails, null when it holds. */
-  judge?(readBack: { acks: Ack[]; stored: Set<number> }): string | null;
+  /** The scenario's own check of the rows read back from the final primary (`round`: the rows' round id), after the watch: a sentence when it fails, null when it holds. */
+  judge?(readBack: { acks: Ack[]; stored: Set<number>; round: number }): string | null | Promise<string | null>;
   /** How long the writer lets one statement wait (default: its own short limits): a commit that waits for a standby must be measured as waiting. */
   readonly writerPatienceMs?: number;
   /** The scenario's own figures, from the acknowledgement times and the end of the watch (ms since the epoch); called before `judge`. */
@@ -111,6 +113,8 @@ export async function faultFor(scenario: Scenario, target: FaultTarget): Promise
       return doubleFailure(target);
     case 'standby-loss':
       return standbyLoss(target);
+    case 'replica-cut':
+      return replicaCut(target);
     case 'stop-primary':
       return { inject: () => stopContainer(engine, container, 10), restore: () => startContainer(engine, container) };
     case 'pause-primary':

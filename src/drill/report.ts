@@ -1,7 +1,7 @@
 import type { RoundResult } from './round.js';
 
-/** Figures only some scenarios measure (standby-loss: stallMs, resumeMs); the table shows them only when a round has them. */
-export const SCENARIO_FIGURES = ['stallMs', 'resumeMs'] as const;
+/** Figures only some scenarios measure (standby-loss: stallMs, resumeMs; replica-cut: cutMs, followMs); the table shows them only when a round has them. */
+export const SCENARIO_FIGURES = ['stallMs', 'resumeMs', 'cutMs', 'followMs'] as const;
 export type ScenarioFigure = (typeof SCENARIO_FIGURES)[number];
 export const FIGURES = ['detectMs', 'rtoMs', 'gapMs', 'convergeMs', 'rejoinMs', 'acked', 'lost', 'writerErrors', 'longestWaitMs', ...SCENARIO_FIGURES] as const;
 export type Figure = (typeof FIGURES)[number];
@@ -42,11 +42,14 @@ export function shownFigures(rounds: RoundResult[]): Figure[] {
 
 export function renderTable(scenario: string, rounds: RoundResult[], summary: Summary): string {
   const figures = shownFigures(rounds);
-  const header = ['round', 'from', 'to', ...figures, 'splitBrain', 'observable', 'error'];
+  // How the old primary came back (follow, rewind, clone), beside where it went, once a round knows it.
+  const methods = rounds.some((r) => typeof r.rejoinMethod === 'string');
+  const method = (v: string[]) => (methods ? v : []);
+  const header = ['round', 'from', 'to', ...method(['rejoin']), ...figures, 'splitBrain', 'observable', 'error'];
   const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
-  const rows = rounds.map((r) => [cell(r.round), r.from, cell(r.to), ...figures.map((f) => cell(r[f])), r.splitBrain ? 'YES' : 'no', r.observable ? 'yes' : 'NO', r.error ?? '']);
-  rows.push(['median', '', '', ...figures.map((f) => cell(summary.median[f])), '', '', '']);
-  rows.push(['worst', '', '', ...figures.map((f) => cell(summary.worst[f])), summary.splitBrain ? 'YES' : 'no', summary.observable ? 'yes' : 'NO', `${summary.failedRounds} failed`]);
+  const rows = rounds.map((r) => [cell(r.round), r.from, cell(r.to), ...method([cell(r.rejoinMethod)]), ...figures.map((f) => cell(r[f])), r.splitBrain ? 'YES' : 'no', r.observable ? 'yes' : 'NO', r.error ?? '']);
+  rows.push(['median', '', '', ...method(['']), ...figures.map((f) => cell(summary.median[f])), '', '', '']);
+  rows.push(['worst', '', '', ...method(['']), ...figures.map((f) => cell(summary.worst[f])), summary.splitBrain ? 'YES' : 'no', summary.observable ? 'yes' : 'NO', `${summary.failedRounds} failed`]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [`drill ${scenario}: ${rounds.length} round(s)`, line(header), ...rows.map(line)].join('\n');

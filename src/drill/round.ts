@@ -11,6 +11,7 @@ import { Writer } from './writer.js';
 import { sleep, until } from './wait.js';
 import { awaitHealthy, streamingTo } from './cluster-checks.js';
 import { awaitSamePrimary } from './no-failover.js';
+import { awaitRejoinMethod } from './rejoin-method.js';
 import type { EtcdMembers } from './etcd-members.js';
 
 export interface RoundResult {
@@ -33,6 +34,11 @@ export interface RoundResult {
   /** standby-loss: the longest stretch after the fault without an acknowledged write, and the fault to the write that ended it. */
   stallMs?: number | null;
   resumeMs?: number | null;
+  /** replica-cut: how long the replica was planned to stay cut off, and its reconnect to streaming from the primary again. */
+  cutMs?: number | null;
+  followMs?: number | null;
+  /** How the old primary came back (the newest finished 'rejoin' event naming it since the undo): follow, rewind or clone; null when none was seen. */
+  rejoinMethod?: string | null;
   splitBrain: boolean;
   /**
    * Every node answered the split-brain monitor (over SQL, or through the Docker API when
@@ -75,6 +81,8 @@ export interface RoundContext {
   etcdMembers: EtcdMembers | null;
   /** standby-loss: how long the standbys stay down (default 15 s). */
   outageMs?: number;
+  /** replica-cut: how long the replica stays cut off its network (default 15 s). */
+  cutMs?: number;
   log: (line: string) => void;
   /** Told the undo of the fault in force (null once undone), so that Ctrl-C can undo it. */
   onFault?: (restore: (() => Promise<void>) | null) => void;
@@ -177,6 +185,9 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
     },
   });
   const watchEnd = Date.now();
+  // How the old primary came back, in the agents' own words (their 'rejoin' events). From the
+  // fault on, not only from the undo: a switchover re-points its old primary before the undo.
+  result.rejoinMethod = injected && fault.outcome !== 'same-primary' ? await awaitRejoinMethod(ctx.store, from, faultAt, errors.length === 0 ? 5000 : 0) : null;
   if (errors[0] !== undefined) result.error = errors[0];
   result.acked = writer.acks.length;
   result.writerErrors = writer.errors;
@@ -203,7 +214,7 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
       });
       result.lost = writer.acks.filter((a) => !stored.has(a.seq)).length;
       if (result.synchronous && result.lost > 0) result.error ??= `${result.lost} acknowledged rows lost while the synchronous set promised none would be (safety rule 9)`;
-      const verdict = fault.judge?.({ acks: writer.acks, stored });
+      const verdict = await fault.judge?.({ acks: writer.acks, stored, round });
       if (verdict) result.error ??= verdict;
     } catch (error) {
       result.error ??= `could not read the rows back: ${error instanceof Error ? error.message : String(error)}`;
