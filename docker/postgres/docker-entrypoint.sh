@@ -16,8 +16,9 @@ set -euo pipefail
 : "${REPLICATION_USER:=replicator}"
 : "${PRIMARY_PORT:=5432}"
 : "${NODE_NAME:=$(hostname)}"
+: "${PEER_HOSTS:=}"
 
-log() { printf '%s entrypoint: %s\n' "$(date -u +%FT%TZ)" "$*" >&2; }
+log() { printf '%s entrypoint: %s\n' "$(date -u +%FT%T.%3NZ)" "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 cluster_exists() { [ -s "$PGDATA/PG_VERSION" ]; }
@@ -74,6 +75,18 @@ init_primary() {
 SET password_encryption = 'scram-sha-256';
 CREATE ROLE :"user" WITH REPLICATION LOGIN PASSWORD :'pass';
 SQL
+  # pg_rewind's source role: not a superuser, only the four file functions it calls (PostgreSQL's docs).
+  "${psql[@]}" -v user="${REWIND_USER:-rewinder}" -v pass="$REPLICATION_PASSWORD" <<'SQL'
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE :"user" WITH LOGIN PASSWORD :'pass';
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO :"user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO :"user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO :"user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO :"user";
+-- To see that a new primary checkpointed on its timeline, and to ask for it (pg_checkpoint: 15+).
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_checkpoint() TO :"user";
+SELECT format('GRANT pg_checkpoint TO %I', :'user') WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_checkpoint') \gexec
+SQL
   if [ "$POSTGRES_DB" != postgres ]; then
     "${psql[@]}" -v db="$POSTGRES_DB" <<'SQL'
 CREATE DATABASE :"db";
@@ -99,53 +112,142 @@ init_replica() {
   [ -n "${PRIMARY_HOST:-}" ] || die "PRIMARY_HOST is empty; a replica needs the primary's host name"
   [ -n "${REPLICATION_PASSWORD:-}" ] || die "REPLICATION_PASSWORD is empty; set it (see .env.example)"
   [ -n "${REPLICATION_SLOT:-}" ] || die "REPLICATION_SLOT is empty; set the physical slot this replica streams from"
-  log "cloning from $PRIMARY_HOST:$PRIMARY_PORT on slot $REPLICATION_SLOT"
-  local tries=0
-  until pg_isready -q -h "$PRIMARY_HOST" -p "$PRIMARY_PORT" -t 1; do
+  local tries=0 host
+  # After failovers the first primary may be a standby: whichever peer answers as the primary is cloned.
+  until host=$(primary_among "$PRIMARY_HOST" ${PEER_HOSTS//,/ }); do
     tries=$((tries + 1))
-    [ "$tries" -lt 120 ] || die "primary $PRIMARY_HOST:$PRIMARY_PORT did not answer within 60 s"
+    [ "$tries" -lt 120 ] || die "no primary among $PRIMARY_HOST ${PEER_HOSTS:-} answered within 60 s"
     sleep 0.5
   done
-  rm -rf "${PGDATA:?}"/* "${PGDATA:?}"/.[!.]* 2>/dev/null || true
-  PGPASSWORD="$REPLICATION_PASSWORD" pg_basebackup -D "$PGDATA" -R -X stream -c fast -S "$REPLICATION_SLOT" \
-    -d "host=$PRIMARY_HOST port=$PRIMARY_PORT user=$REPLICATION_USER application_name=$NODE_NAME" \
-    || die "pg_basebackup from $PRIMARY_HOST failed (wrong REPLICATION_PASSWORD, or slot $REPLICATION_SLOT missing on the primary)"
-  chmod 0700 "$PGDATA"
+  log "cloning from $host:$PRIMARY_PORT on slot $REPLICATION_SLOT"
+  pgf-rejoin clone "$host" "$PRIMARY_PORT" "$REPLICATION_SLOT" && pgf-rejoin swap || {
+    log "pg_basebackup from $host failed (wrong REPLICATION_PASSWORD, or slot $REPLICATION_SLOT missing on the primary); the agents will retry"
+    exit "$EX_REJOIN_FAILED"
+  }
 }
 
-# A fenced old primary carries pg-failover.rebuild, written by the orchestrator after a
-# failover: on its next start it clones the new primary before PostgreSQL starts, so it
-# comes back as a replica without a stop/rebuild/start round trip. Only three keys are
-# read from the file; nothing in it is executed.
+# The first host that answers as a primary (not in recovery), printed.
+primary_among() {
+  local host
+  for host in "$@"; do
+    [ -n "$host" ] && [ "$host" != "$(hostname)" ] || continue
+    if pgf-rejoin source-ok "$host" "${PRIMARY_PORT}" 1; then printf '%s\n' "$host"; return 0; fi
+  done
+  return 1
+}
+
+# initdb only for the first primary of a new cluster: an emptied data directory of a node whose
+# peers already answer belongs to a running cluster, and a new empty primary there would be a
+# writable stray. It exits for the agents to rejoin it as a clone of the published primary.
+refuse_initdb_in_a_running_cluster() {
+  local host
+  for host in ${PEER_HOSTS//,/ }; do
+    if pg_isready -q -h "$host" -p "$PRIMARY_PORT" -t 1; then
+      log "no cluster in $PGDATA, but peer $host answers: this is not the first primary of a new cluster, so no initdb; the agents rejoin it as a clone"
+      exit "$EX_REJOIN_FAILED"
+    fi
+  done
+}
+
+# A node that must come back as a standby of another carries pg-failover.rebuild, written by
+# the orchestrator while the node is stopped (issue 14):
+#   EPOCH, SOURCE, PRIMARY_HOST, PRIMARY_PORT, REPLICATION_SLOT, TIMELINE (the source's at the
+#   time), METHOD (follow | rewind | clone, chosen by the orchestrator's rejoin rule), FAILED
+#   (methods that failed at earlier starts).
+# Only these keys are read, each checked against a pattern; nothing in it is executed. The
+# marker is acted on only while the source answers as a primary on TIMELINE or later: a stale
+# one (its source died, or was demoted) is dropped and the node starts as the standby it is,
+# with its data untouched; the agents rejoin it from whoever is published. A rewind that
+# fails falls back to a clone, which replaces the data only once it is complete.
+# Exit 75: the rejoin failed and the data may not start (a partial rewind) or there is none;
+# the agents retry with a fresh marker.
 REBUILD_MARKER="$PGDATA/pg-failover.rebuild"
-rebuild_from_marker() {
-  local key value host="" port=5432 slot="" marker
-  marker=$(cat "$REBUILD_MARKER")
+REJOINED="$PGDATA/pg-failover.rejoined"
+EX_REJOIN_FAILED=75
+declare -A MARK=()
+read_marker() {
+  local key value
   while IFS='=' read -r key value; do
     case "$key" in
-      PRIMARY_HOST) host=$value ;;
-      PRIMARY_PORT) port=$value ;;
-      REPLICATION_SLOT) slot=$value ;;
+      EPOCH | TIMELINE | PRIMARY_PORT) [[ "$value" =~ ^[0-9]{1,10}$ ]] || return 1 ;;
+      SOURCE | PRIMARY_HOST) [[ "$value" =~ ^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$ ]] || return 1 ;;
+      REPLICATION_SLOT) [[ "$value" =~ ^[a-z0-9_]{1,63}$ ]] || return 1 ;;
+      METHOD) [[ "$value" =~ ^(follow|rewind|clone)$ ]] || return 1 ;;
+      FAILED) [[ "$value" =~ ^[a-z,]*$ ]] || return 1 ;;
+      *) continue ;;
     esac
-  done <<<"$marker"
-  [ -n "$host" ] && [ -n "$slot" ] || { log "ignoring $REBUILD_MARKER: PRIMARY_HOST or REPLICATION_SLOT missing"; return 0; }
-  [ -n "${REPLICATION_PASSWORD:-}" ] || { log "cannot rebuild from $host: REPLICATION_PASSWORD is empty; starting as a fenced standby"; return 0; }
+    MARK[$key]=$value
+  done <"$REBUILD_MARKER"
+  [ -n "${MARK[PRIMARY_HOST]:-}" ] && [ -n "${MARK[REPLICATION_SLOT]:-}" ]
+}
+
+write_marker() {
+  local key
+  for key in EPOCH SOURCE PRIMARY_HOST PRIMARY_PORT REPLICATION_SLOT TIMELINE METHOD FAILED; do
+    printf '%s=%s\n' "$key" "${MARK[$key]:-}"
+  done >"$REBUILD_MARKER.tmp"
+  mv "$REBUILD_MARKER.tmp" "$REBUILD_MARKER"
+}
+
+rejoin_failed() { # METHOD: recorded in the marker, so the next attempt takes the next path
+  MARK[FAILED]=${MARK[FAILED]:+${MARK[FAILED]},}$1
+  write_marker
+}
+
+rejoin_from_marker() {
+  if ! read_marker; then
+    log "ignoring $REBUILD_MARKER: a key is missing or does not have the expected form"
+    cluster_exists && rm -f "$REBUILD_MARKER"
+    return 0
+  fi
+  local host=${MARK[PRIMARY_HOST]} port=${MARK[PRIMARY_PORT]:-5432} slot=${MARK[REPLICATION_SLOT]}
+  local method=${MARK[METHOD]:-clone} began how
+  if cluster_exists && [ ! -f "$PGDATA/standby.signal" ] && [ -z "${MARK[FAILED]:-}" ]; then
+    log "ignoring $REBUILD_MARKER (epoch ${MARK[EPOCH]:-?}): this node runs as a primary, not as a standby to rejoin"
+    rm -f "$REBUILD_MARKER"
+    return 0
+  fi
+  cluster_exists || method=clone
+  [[ ",${MARK[FAILED]:-}," == *,rewind,* ]] && method=clone
   local tries=0
-  until pg_isready -q -h "$host" -p "$port" -t 1; do
+  until pgf-rejoin source-ok "$host" "$port" "${MARK[TIMELINE]:-1}"; do
     tries=$((tries + 1))
-    if [ "$tries" -ge 20 ]; then log "new primary $host:$port does not answer; starting as a fenced standby"; return 0; fi
+    if [ "$tries" -ge 10 ]; then
+      if cluster_exists && [ -z "${MARK[FAILED]:-}" ]; then
+        log "$host:$port does not answer as a primary on timeline ${MARK[TIMELINE]:-1} or later: dropping the stale marker of epoch ${MARK[EPOCH]:-?}; starting as a standby, data untouched"
+        rm -f "$REBUILD_MARKER"
+        return 0
+      fi
+      log "$host:$port does not answer as a primary and this node cannot start on its own data; the agents will retry"
+      exit "$EX_REJOIN_FAILED"
+    fi
     sleep 0.5
   done
-  log "rebuilding as a replica of $host:$port on slot $slot"
-  rm -rf "${PGDATA:?}"/* "${PGDATA:?}"/.[!.]* 2>/dev/null || true
-  if ! PGPASSWORD="$REPLICATION_PASSWORD" pg_basebackup -D "$PGDATA" -R -X stream -c fast -S "$slot" \
-      -d "host=$host port=$port user=$REPLICATION_USER application_name=$NODE_NAME"; then
-    # Keep the instruction for the next start; the orchestrator's own rebuild is the fallback.
-    rm -rf "${PGDATA:?}"/* 2>/dev/null || true
-    printf '%s\n' "$marker" >"$REBUILD_MARKER"
-    die "pg_basebackup from $host failed; will retry at the next start"
+  began=$(date +%s%3N)
+  log "rejoining as a standby of ${MARK[SOURCE]:-$host} ($host:$port, epoch ${MARK[EPOCH]:-?}) by $method"
+  case "$method" in
+    follow) pgf-rejoin follow "$host" "$port" "$slot"; how=follow ;;
+    rewind)
+      if ! how=$(pgf-rejoin rewind "$host" "$port" "$slot" "${MARK[TIMELINE]:-1}"); then
+        log "pg_rewind failed; cloning instead (the data stays in place until the clone is complete)"
+        rejoin_failed rewind
+        method=clone
+      fi ;;
+  esac
+  if [ "$method" = clone ]; then
+    # The roles are checked again right before the swap: the source must still be a primary.
+    if pgf-rejoin clone "$host" "$port" "$slot" && pgf-rejoin source-ok "$host" "$port" "${MARK[TIMELINE]:-1}" && pgf-rejoin swap; then
+      how=clone
+    else
+      pgf-rejoin recover
+      rejoin_failed clone
+      log "the clone from $host:$port failed; the data directory is as it was; the agents will retry"
+      exit "$EX_REJOIN_FAILED"
+    fi
   fi
-  chmod 0700 "$PGDATA"
+  printf 'METHOD=%s\nMS=%s\nEPOCH=%s\nSOURCE=%s\nAT=%s\n' "$how" "$(($(date +%s%3N) - began))" "${MARK[EPOCH]:-}" "${MARK[SOURCE]:-$host}" "$(date +%s%3N)" >"$REJOINED"
+  rm -f "$REBUILD_MARKER"
+  log "rejoined by $how in $(($(date +%s%3N) - began)) ms"
 }
 
 # The replication password for the WAL receiver, outside the conninfo: the agents name
@@ -156,19 +258,18 @@ write_passfile() {
   local file=/var/lib/postgresql/.pgpass-replication esc_user esc_pass
   esc_user=${REPLICATION_USER//\\/\\\\}; esc_user=${esc_user//:/\\:}
   esc_pass=${REPLICATION_PASSWORD//\\/\\\\}; esc_pass=${esc_pass//:/\\:}
-  (umask 077 && printf '*:*:*:%s:%s\n' "$esc_user" "$esc_pass" > "$file.tmp" && mv "$file.tmp" "$file")
+  # The rewind role (pg_rewind needs a database connection, which the replicator may not open) shares the password.
+  (umask 077 && printf '*:*:*:%s:%s\n*:*:*:%s:%s\n' "$esc_user" "$esc_pass" "${REWIND_USER:-rewinder}" "$esc_pass" > "$file.tmp" && mv "$file.tmp" "$file")
 }
 
 if [ "${1:-postgres}" = postgres ]; then
   write_passfile
-  if [ -f "$REBUILD_MARKER" ]; then
-    rebuild_from_marker
-    # Never initdb a fresh primary where a rebuild was asked for and did not happen.
-    cluster_exists || die "no cluster in $PGDATA and the rebuild did not happen; start again once the new primary answers"
-  fi
+  # A swap a crash interrupted is finished, an unfinished clone dropped, before anything reads the data.
+  pgf-rejoin recover
+  [ -f "$REBUILD_MARKER" ] && rejoin_from_marker
   if ! cluster_exists; then
     case "$REPLICATION_MODE" in
-      primary) init_primary ;;
+      primary) refuse_initdb_in_a_running_cluster; init_primary ;;
       replica) init_replica ;;
       *) die "REPLICATION_MODE='$REPLICATION_MODE' is not valid; expected primary or replica" ;;
     esac
