@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { STEP_TABLE } from '../../core/journal.js';
+import { REJOIN_RULES } from '../../core/rejoin-method.js';
 import { RULES, STANDING_RULES } from '../../core/rules.js';
 import { SYNC_RULES } from '../../core/sync-plan.js';
 import { printJson } from '../context.js';
@@ -12,6 +13,8 @@ export function rulesReport() {
     steps: STEP_TABLE.map(({ step, kinds, comment }) => ({ step, kinds, comment })),
     /** How the leader keeps the synchronous set (zero-loss mode), one step per tick, first match wins. */
     sync: SYNC_RULES.map(({ id, when, then }, i) => ({ order: i + 1, id, when, then })),
+    /** How a node that does not follow the published primary comes back (follow, rewind, clone), first match wins. */
+    rejoin: REJOIN_RULES.map(({ id, when, then, why }, i) => ({ order: i + 1, id, when, then, why })),
   };
 }
 
@@ -22,6 +25,8 @@ export function renderRules(report: ReturnType<typeof rulesReport>): string {
   for (const r of report.rules) out.push(`  ${String(r.order).padStart(2)}. ${r.id}`, `      when: ${r.when}`, `      then: ${r.then}`, `      why:  ${r.why}`);
   out.push('', 'Synchronous set (zero-loss mode; the leader takes one step per tick), first match wins:');
   for (const r of report.sync) out.push(`  ${String(r.order).padStart(2)}. ${r.id}`, `      when: ${r.when}`, `      then: ${r.then}`);
+  out.push('', 'Rejoin (a node that does not follow the published primary: the cheapest correct path), first match wins:');
+  for (const r of report.rejoin) out.push(`  ${String(r.order).padStart(2)}. ${r.id}`, `      when: ${r.when}`, `      then: ${r.then}`, `      why:  ${r.why}`);
   out.push('', 'Operation steps, in order:');
   for (const s of report.steps) out.push(`  ${s.step.padEnd(17)} ${s.kinds.join(', ').padEnd(21)} ${s.comment}`);
   return out.join('\n');
@@ -30,7 +35,7 @@ export function renderRules(report: ReturnType<typeof rulesReport>): string {
 export function registerRules(program: Command): void {
   program
     .command('rules')
-    .description('the decision rules as a table: id, condition, action, why; the synchronous set\'s rows; and the steps of a failover and a switchover')
+    .description('the decision rules as a table: id, condition, action, why; the synchronous set\'s rows; the rejoin rows; and the steps of a failover and a switchover')
     .option('--json', 'machine-readable output')
     .action((options: { json?: boolean }) => {
       const report = rulesReport();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderRules, rulesReport } from '../../../src/cli/commands/rules.js';
+import { REJOIN_RULES } from '../../../src/core/rejoin-method.js';
 import { RULES, STANDING_RULES } from '../../../src/core/rules.js';
 import { SYNC_RULES } from '../../../src/core/sync-plan.js';
 
@@ -7,7 +8,7 @@ describe('failover rules', () => {
   const report = rulesReport();
 
   it('--json keeps its keys (standing, rules, steps) and adds sync: the synchronous set rows in order', () => {
-    expect(Object.keys(report)).toEqual(['standing', 'rules', 'steps', 'sync']);
+    expect(Object.keys(report)).toEqual(['standing', 'rules', 'steps', 'sync', 'rejoin']);
     expect(report.rules.map((r) => r.id)).toEqual(RULES.map((r) => r.id));
     expect(report.standing.map((r) => r.id)).toEqual(STANDING_RULES.map((r) => r.id));
     expect(report.sync.length).toBe(SYNC_RULES.length);
@@ -28,5 +29,29 @@ describe('failover rules', () => {
     for (const [i, row] of SYNC_RULES.entries()) {
       expect(section).toContain(`${String(i + 1).padStart(2)}. ${row.id}\n      when: ${row.when}\n      then: ${row.then}`);
     }
+  });
+
+  it('--json adds rejoin: the rejoin rows in order, with why', () => {
+    expect(report.rejoin.length).toBe(REJOIN_RULES.length);
+    expect(report.rejoin.length).toBeGreaterThan(0);
+    report.rejoin.forEach((row, i) => {
+      const rule = REJOIN_RULES[i]!;
+      expect(row).toEqual({ order: i + 1, id: rule.id, when: rule.when, then: rule.then, why: rule.why });
+    });
+    expect(JSON.parse(JSON.stringify(report.rejoin))).toEqual(report.rejoin);
+  });
+
+  it('the text lists the rejoin rows under their own heading, after the synchronous set and before the steps', () => {
+    const text = renderRules(report);
+    const heading = text.indexOf('Rejoin (a node that does not follow the published primary');
+    expect(heading).toBeGreaterThan(text.indexOf('Synchronous set (zero-loss mode'));
+    expect(heading).toBeLessThan(text.indexOf('Operation steps, in order:'));
+    const section = text.slice(heading, text.indexOf('Operation steps, in order:'));
+    for (const [i, row] of REJOIN_RULES.entries()) {
+      expect(section).toContain(`${String(i + 1).padStart(2)}. ${row.id}\n      when: ${row.when}\n      then: ${row.then}\n      why:  ${row.why}`);
+    }
+    // The synchronous section ends where the rejoin rows begin: no rejoin row is listed there.
+    const sync = text.slice(text.indexOf('Synchronous set (zero-loss mode'), heading);
+    for (const row of REJOIN_RULES) expect(sync).not.toContain(row.id);
   });
 });
