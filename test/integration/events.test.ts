@@ -1,3 +1,4 @@
+import { REJOIN_RULES } from '../../src/core/rejoin-method.js';
 import { SYNC_RULES } from '../../src/core/sync-plan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterEvent } from '../../src/core/event.js';
@@ -30,7 +31,7 @@ describe('the event log', () => {
     await docker.getContainer(cluster.node('pgsql').container).kill();
     const published = await publishedOtherThan(agents, 'pgsql');
     const other = published.name === 'replica-1' ? 'replica-2' : 'replica-1';
-    const known = new Set<string>([...RULES.map((r) => r.id), ...STANDING_RULES.map((r) => r.id), ...stepsOf('failover'), ...stepsOf('switchover'), ...SYNC_RULES.map((r) => r.id), 'promote-request', 'operator', 'on-role-change']);
+    const known = new Set<string>([...RULES.map((r) => r.id), ...STANDING_RULES.map((r) => r.id), ...stepsOf('failover'), ...stepsOf('switchover'), ...SYNC_RULES.map((r) => r.id), ...REJOIN_RULES.map((r) => r.id), 'promote-request', 'operator', 'on-role-change']);
     const events = await eventually(async () => {
       const result = await cli('events', '--json');
       if (result.code !== 0) throw new Error(result.stderr);
