@@ -60,7 +60,7 @@ export class Agent {
       endpoints,
       events,
       runner: new OperationRunner(cluster, leadership, this.stepProgress(), endpoints, () => this.observer.snapshot(Date.now()), events, (node) => this.observer.lastLsnOf(node)),
-      rejoiner: new Rejoiner(cluster, options.helperLabels ?? {}, () => leadership.isLeader(), events),
+      rejoiner: new Rejoiner(cluster, leadership, events),
       hooks: new RoleChangeHooks(cluster.config, cluster.log, process.env, events),
       sync: new SyncManager(cluster, leadership, events),
     });

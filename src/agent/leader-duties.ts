@@ -13,6 +13,8 @@ import { publishFirstPrimary } from './bootstrap.js';
 import type { ClusterContext } from './cluster-context.js';
 import type { EndpointSwitcher } from './endpoints.js';
 import { ensureSlot, fence, prepareForReturn, refreshReturnMarker } from './node-ops.js';
+import { methodForKilledNode } from './rejoin-marker.js';
+import { sqlOf } from '../core/liveness.js';
 import type { Observer } from './observer.js';
 import type { OperationRunner } from './operation.js';
 import type { Rejoiner } from './rejoiner.js';
@@ -94,12 +96,14 @@ export class LeaderDuties {
     this.pruneEvents(now);
     for (const action of decision.actions) {
       if (!this.leadership.isLeader()) return;
-      await this.act(action, published, decision.rule, snapshot.history[0]);
+      await this.act(action, published, decision.rule, snapshot.history[0], own);
     }
     if (request && decision.request && decision.request.rule !== 'promote-request-deferred' && this.leadership.isLeader()) {
       await this.handleRequest(request, published, decision.request);
     }
     if (published && journal === null) this.refreshStoppedMarkers(own, published);
+    // Rejoins: failures forgotten once a node streams, entrypoint rejoins reported, exit-75 nodes retried.
+    if (published && journal === null && this.leadership.isLeader()) this.rejoiner.tick(own, published);
     // The synchronous set follows the healthy standbys while no operation runs (an operation sets it on its target itself).
     if (published && journal === null && decision.verdict?.kind === 'healthy' && this.leadership.isLeader()) this.sync.step(published, snapshot.sync);
   }
@@ -123,7 +127,7 @@ export class LeaderDuties {
       }
       if (this.markersChecked.get(node.name) === published.epoch) continue;
       this.markersChecked.set(node.name, published.epoch);
-      refreshReturnMarker(this.cluster, node, primary)
+      refreshReturnMarker(this.cluster, node, primary, published.epoch, published.timeline)
         .then((refreshed) => {
           if (refreshed) void this.events.emit({ kind: 'repoint', rule: 'refresh-return-marker', message: `${node.name} is stopped: its rebuild marker now names ${primary.name}`, epoch: published.epoch, nodes: [node.name, primary.name] });
         })
@@ -202,7 +206,7 @@ export class LeaderDuties {
     }
   }
 
-  private async act(action: Action, published: Published | null, rule: string, latest: HistoryRecord | undefined): Promise<void> {
+  private async act(action: Action, published: Published | null, rule: string, latest: HistoryRecord | undefined, own: AgentView): Promise<void> {
     const log = this.cluster.log;
     switch (action.type) {
       case 'resume':
@@ -246,10 +250,13 @@ export class LeaderDuties {
         await fence(this.cluster, node)
           .then(async (fenced) => {
             void this.events.emit({ kind: 'fence', rule: 'fence-stray-primary', message: `${action.node} fenced (verified ${fenced.verifiedAs}): ${action.reason}`, nodes: [action.node], ...(published ? { epoch: published.epoch } : {}) });
-            // A writable stray holds a fork: it may only come back as a clone of the published primary.
+            // A writable stray holds a fork: it comes back by the rule table's method (a rewind, or
+            // nothing but standby.signal when it is on a later timeline than the published primary).
             const primary = published ? this.cluster.node(published.name) : undefined;
             if (primary) await ensureSlot(this.cluster, primary, this.cluster.slotOf(node)).catch(() => undefined);
-            await prepareForReturn(this.cluster, node, primary ?? null);
+            const strayTimeline = sqlOf(own.nodes[node.name])?.timeline ?? published?.timeline ?? 1;
+            const method = published ? methodForKilledNode(node.name, strayTimeline, { name: published.name, timeline: published.timeline }) : null;
+            await prepareForReturn(this.cluster, node, primary && published && method ? { epoch: published.epoch, source: primary, timeline: published.timeline, method } : null);
           })
           .catch((error) => {
             log.error({ node: action.node, error: describeError(error) }, 'fencing failed');
@@ -258,7 +265,7 @@ export class LeaderDuties {
         return;
       }
       case 'rejoin':
-        this.rejoiner.rejoin(action.node, action.reason, published, latest);
+        this.rejoiner.rejoin(action.node, action.reason, published, own);
         return;
     }
   }
@@ -271,6 +278,10 @@ export class LeaderDuties {
     } else if (outcome.ok) {
       // The operation re-pointed the other replicas: give them time to follow before the rejoin rule judges them.
       this.rejoiner.operationRepointed(journal.to);
+      // pg_rewind reads a source's timeline from its last checkpoint: one on the new timeline lets the
+      // old primary rewind at once (Patroni does the same after a promotion). Not awaited: no client waits on it.
+      const promoted = this.cluster.node(outcome.published.name);
+      if (promoted && !outcome.rolledBack) void this.cluster.pool(promoted).query('CHECKPOINT').catch((error: unknown) => this.cluster.log.debug({ error: describeError(error) }, 'checkpoint after the promotion failed'));
       // Notifications, not steps: never awaited, so a slow or failing hook cannot hold the leader.
       void this.hooks.run({ operationId: journal.id, kind: journal.kind, reason: journal.reason, oldPrimary: journal.from, published: outcome.published });
       this.cluster.log.warn({ op: journal.id, epoch: outcome.published.epoch, primary: outcome.published.name, ms: Date.now() - journal.startedAt }, `${journal.kind} finished`);

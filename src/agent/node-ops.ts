@@ -1,5 +1,7 @@
-import { replicationHostOf, type NodeConfig } from '../config/schema.js';
+import type { NodeConfig } from '../config/schema.js';
 import { containerState, disableRestart, execIn, killContainer, putFiles, runWithVolumesOf, signalAndWaitForExit, startContainer, statusCode, stopContainer } from '../docker/engine.js';
+import type { RejoinMethod } from '../core/rejoin-method.js';
+import { failedMethodsOf, formatRejoinMarker, MARKER_FILE, type RejoinMarker } from './rejoin-marker.js';
 import { readFileFrom } from '../docker/read-file.js';
 import { putFilesIntoVolume } from '../docker/volume-files.js';
 import { parseControlFile } from '../postgres/control-file.js';
@@ -42,18 +44,16 @@ export async function fence(cluster: ClusterContext, node: NodeConfig): Promise<
 }
 
 /**
- * Tells a fenced, stopped node how to come back: with `primary`, the node image's
- * entrypoint reads pg-failover.rebuild at its next start and clones that primary
- * before PostgreSQL starts (the caller creates the node's slot there before
- * publishing it). An image without that support (the official postgres image)
- * ignores the file, comes up read-only from standby.signal, and the rejoin rule
- * rebuilds it. Both files go in one archive: each archive call mounts the container.
+ * Tells a fenced, stopped node how to come back: standby.signal always, so it can only start
+ * read-only; with a marker, the node image's entrypoint also rejoins it at its next start, before
+ * PostgreSQL starts (follow, pg_rewind, or a clone swapped in only once complete; see
+ * rejoin-marker.ts), on a slot the caller creates on the source before publishing it. An image
+ * without that support (the official postgres image) ignores the marker, comes up as a standby,
+ * and the rejoin rule brings it back. Both files go in one archive: each archive call mounts the container.
  */
-export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig | null): Promise<'written' | 'written-to-volume' | 'moot'> {
+export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig, marker: RejoinMarker | null): Promise<'written' | 'written-to-volume' | 'moot'> {
   const files: Record<string, string> = { 'standby.signal': '' };
-  if (primary) {
-    files['pg-failover.rebuild'] = [`PRIMARY_HOST=${replicationHostOf(primary)}`, `PRIMARY_PORT=${primary.replicationPort}`, `REPLICATION_SLOT=${cluster.slotOf(node)}`, ''].join('\n');
-  }
+  if (marker) files[MARKER_FILE] = formatRejoinMarker(cluster, node, marker);
   const engine = cluster.engine(node);
   try {
     await putFiles(engine, node.container, await cluster.pgdataOf(node), files);
@@ -73,29 +73,36 @@ export async function prepareForReturn(cluster: ClusterContext, node: NodeConfig
   }
 }
 
-/**
- * A stopped node that still carries a rebuild marker (a fenced old primary that has not come
- * back yet, or whose clone failed) would clone, at its next start, from the primary the marker
- * names, which may be dead or no longer hold its slot by then. After a new publication the
- * marker is pointed at the new primary, whose slot for the node is created first.
- * Returns whether there was a marker to refresh.
- */
-export async function refreshReturnMarker(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig): Promise<boolean> {
-  const engine = cluster.engine(node);
-  // Asked of Docker right now, not of a view: a node being started runs its entrypoint, which
-  // empties the data directory for its clone, and a file written then makes the clone fail.
-  if (!isContainerNotRunning(await containerState(engine, node.container))) return false;
+/** The marker in a stopped node's data directory; null when there is none (an engine that does not answer throws). */
+export async function readReturnMarker(cluster: ClusterContext, node: NodeConfig): Promise<string | null> {
   const pgdata = await cluster.pgdataOf(node);
-  // Only "no such file" means no marker: an engine that does not answer must not keep a stale one silently.
-  const marker = await readFileFrom(engine, node.container, `${pgdata}/pg-failover.rebuild`).catch((error: unknown) => {
-    if (statusCode(error) === 404) return null;
-    throw error;
-  });
+  return readFileFrom(cluster.engine(node), node.container, `${pgdata}/${MARKER_FILE}`).then(
+    (file) => file.toString(),
+    (error: unknown) => {
+      if (statusCode(error) === 404) return null;
+      throw error;
+    },
+  );
+}
+
+/**
+ * A stopped node that still carries a rejoin marker (a fenced old primary that has not come
+ * back yet, or whose rejoin failed) would rejoin, at its next start, from the primary the marker
+ * names, which may be dead or no longer hold its slot by then. After a new publication the
+ * marker is pointed at the new primary (its slot created there first), keeping the method and
+ * what failed before. Returns whether there was a marker to refresh.
+ */
+export async function refreshReturnMarker(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig, epoch: number, timeline: number): Promise<boolean> {
+  // Asked of Docker right now, not of a view: a node being started runs its entrypoint, which
+  // reads the marker, and a file written then would race it.
+  if (!isContainerNotRunning(await containerState(cluster.engine(node), node.container))) return false;
+  const marker = await readReturnMarker(cluster, node);
   if (marker === null) return false;
   await ensureSlot(cluster, primary, cluster.slotOf(node));
   // Already naming this primary: nothing to write (every write is a chance to race a start).
-  if (marker.toString().split('\n').includes(`PRIMARY_HOST=${replicationHostOf(primary)}`)) return false;
-  await prepareForReturn(cluster, node, primary);
+  if (marker.split('\n').includes(`SOURCE=${primary.name}`) && marker.split('\n').includes(`EPOCH=${epoch}`)) return false;
+  const method = /^METHOD=(follow|rewind|clone)$/m.exec(marker)?.[1] as RejoinMethod | undefined;
+  await prepareForReturn(cluster, node, { epoch, source: primary, timeline, method: method ?? 'clone', failed: failedMethodsOf(marker) });
   return true;
 }
 
@@ -335,47 +342,6 @@ async function checkedOut(cluster: ClusterContext, node: NodeConfig) {
 
 function literal(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
-}
-
-/**
- * The always-correct path: stop the node, replace its data directory with a
- * `pg_basebackup -R` of the primary (on the node's slot), start it as a standby.
- */
-/**
- * The clone's own connection is named apart from the standby's, which must carry the node's name
- * (synchronous_standby_names and health know standbys by it). pg_basebackup -R writes the name
- * quoted when it holds a dash (application_name=''replica-1-basebackup''): the pattern takes the
- * name itself, whatever surrounds it (node names are [a-z0-9-], nothing sed reads specially).
- */
-export function renameCloneConnection(node: string, autoConf: string): string {
-  return `sed -i "s/application_name=\\(''\\)\\{0,1\\}${node}-basebackup/application_name=\\1${node}/" "${autoConf}"`;
-}
-
-export async function rebuild(cluster: ClusterContext, node: NodeConfig, primary: NodeConfig, labels: Record<string, string> = {}): Promise<void> {
-  const engine = cluster.engine(node);
-  const slot = cluster.slotOf(node);
-  await ensureSlot(cluster, primary, slot);
-  await disableRestart(engine, node.container).catch(() => undefined);
-  await stopContainer(engine, node.container, 10);
-  const pgdata = await cluster.pgdataOf(node);
-  const conninfo = `host=${replicationHostOf(primary)} port=${primary.replicationPort} user=${cluster.config.replication.user} application_name=${node.name}-basebackup`;
-  const script = [
-    'set -e',
-    `rm -rf "${pgdata}"/* "${pgdata}"/.[!.]* 2>/dev/null || true`,
-    `pg_basebackup -D "${pgdata}" -R -X stream -c fast -S "${slot}" -d "$CONNINFO"`,
-    renameCloneConnection(node.name, `${pgdata}/postgresql.auto.conf`),
-    `chmod 0700 "${pgdata}"`,
-  ].join('\n');
-  const result = await runWithVolumesOf(engine, node.container, ['bash', '-c', script], {
-    env: [`PGPASSWORD=${cluster.replicationPassword}`, `CONNINFO=${conninfo}`],
-    labels,
-    timeoutMs: 600_000,
-    requireMount: pgdata,
-  });
-  if (result.exitCode !== 0) {
-    throw new Error(`pg_basebackup for ${node.name} from ${primary.name} exited ${result.exitCode}: ${result.stdout.trim().split('\n').slice(-2).join(' ')}`);
-  }
-  await startContainer(engine, node.container);
 }
 
 export { describeError };

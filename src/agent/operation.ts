@@ -11,6 +11,7 @@ import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { ClusterContext } from './cluster-context.js';
 import type { NodeConfig } from '../config/schema.js';
+import { methodForKilledNode } from './rejoin-marker.js';
 import { awaitReplay, dropSlot, ensureSlot, fence, prepareForReturn, promote, refreshReturnMarker, repoint, restartAsStandby, shutdownCheckpointOf, startAsPrimary, stopCleanly, UncleanShutdownError, verifyWrite } from './node-ops.js';
 import { containerState } from '../docker/engine.js';
 import { isContainerNotRunning } from '../core/liveness.js';
@@ -137,7 +138,9 @@ export class OperationRunner {
     for (const replan of pending) {
       const node = this.node(replan.abandoned);
       const fenced = await fence(this.cluster, node);
-      await prepareForReturn(this.cluster, node, this.node(journal.to));
+      // Its promotion may have made a branch with the same timeline number as the final target's:
+      // neither a follow nor pg_rewind can tell the two apart, so it may only come back as a clone.
+      await prepareForReturn(this.cluster, node, { epoch: journal.epoch, source: this.node(journal.to), timeline: await this.returnTimeline(journal), method: 'clone' });
       void this.events?.emit({ kind: 'fence', rule: 'replan-failover', message: `${node.name} fenced (verified ${fenced.verifiedAs}): given up as the target after its promotion was attempted`, epoch: journal.epoch, nodes: [node.name] });
     }
     const next: Journal = { ...journal, replans: (journal.replans ?? []).map((r) => (pending.includes(r) ? { ...r, fenced: true } : r)) };
@@ -252,8 +255,8 @@ export class OperationRunner {
         // Undoing a switchover: a target whose promotion was attempted may run as a primary of its own.
         if (journal.rollback?.targetPromoted) {
           await fence(this.cluster, to);
-          // Its promotion made a fork: it may only come back as a clone of the old primary.
-          await prepareForReturn(this.cluster, to, from);
+          // Its promotion made a fork on a timeline past the old primary's: only a clone of the old primary brings it back.
+          await prepareForReturn(this.cluster, to, { epoch: journal.epoch, source: from, timeline: 1, method: 'clone' });
         }
         return {};
       case 'restart-old':
@@ -312,7 +315,7 @@ export class OperationRunner {
           others.map(async (replica) => {
             // A node that is not running cannot be re-pointed; if it carries a rebuild marker, the marker must name this primary.
             if (isContainerNotRunning(await containerState(this.cluster.engine(replica), replica.container))) {
-              const refreshed = await refreshReturnMarker(this.cluster, replica, to).catch(() => false);
+              const refreshed = await refreshReturnMarker(this.cluster, replica, to, journal.epoch, await this.returnTimeline(journal)).catch(() => false);
               if (refreshed) void this.events?.emit({ kind: 'repoint', rule: 'repoint-replicas', message: `${replica.name} is stopped: its rebuild marker now names ${to.name}`, epoch: journal.epoch, nodes: [replica.name, to.name] });
               return;
             }
@@ -348,12 +351,27 @@ export class OperationRunner {
   }
 
   /**
+   * The timeline the operation's target is on (or will be, once promoted): the marker's source
+   * must answer on it or a later one. Known after verify-write; before, the published one + 1.
+   */
+  private async returnTimeline(journal: Journal): Promise<number> {
+    if (this.timeline !== null) return this.timeline;
+    const published = await this.cluster.store.published().catch(() => null);
+    if (published === null) return 1;
+    return published.epoch >= journal.epoch ? published.timeline : published.timeline + 1;
+  }
+
+  /**
    * Makes the stopped old primary safe and quick to start again: standby.signal always;
    * after a failover also the rebuild marker naming the new primary (a switchover's old
    * primary follows without a re-clone).
    */
   private async prepareReturn(journal: Journal): Promise<void> {
-    const done = await prepareForReturn(this.cluster, this.node(journal.from), journal.kind === 'failover' ? this.node(journal.to) : null);
+    const timeline = await this.returnTimeline(journal);
+    // Killed, so where its WAL ends is unknown: the rule table picks the method (a rewind).
+    const method = journal.kind === 'failover' ? methodForKilledNode(journal.from, timeline - 1, { name: journal.to, timeline }) : null;
+    const marker = method === null ? null : { epoch: journal.epoch, source: this.node(journal.to), timeline, method };
+    const done = await prepareForReturn(this.cluster, this.node(journal.from), marker);
     if (done === 'written-to-volume') {
       void this.events?.emit({ kind: 'step', rule: journal.step, message: `${journal.from}'s container is gone (removed): standby.signal${journal.kind === 'failover' ? ' and the rebuild marker' : ''} written into its data volume, so a container created on it comes back as a standby`, epoch: journal.epoch, nodes: [journal.from] });
     }

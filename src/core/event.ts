@@ -33,6 +33,10 @@ export interface ClusterEvent {
   nodes?: string[];
   lsn?: string;
   elapsedMs?: number;
+  /** kind `rejoin`: the path taken (issue 14). */
+  method?: 'follow' | 'rewind' | 'clone';
+  /** kind `rejoin`: how far it got. */
+  outcome?: 'started' | 'done' | 'failed' | 'waiting' | 'refused';
 }
 
 export type EventInput = Omit<ClusterEvent, 'id' | 'at'>;

@@ -16,6 +16,8 @@ const eventSchema = z.looseObject({
   nodes: z.array(z.string()).optional(),
   lsn: z.string().optional(),
   elapsedMs: z.number().optional(),
+  method: z.enum(['follow', 'rewind', 'clone']).optional().catch(undefined),
+  outcome: z.enum(['started', 'done', 'failed', 'waiting', 'refused']).optional().catch(undefined),
 });
 
 function parseEvent(text: string): ClusterEvent | null {

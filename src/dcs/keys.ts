@@ -15,6 +15,8 @@ export interface Keys {
   verdict: string;
   /** The recorded synchronous set (public contract, DESIGN.md; issue 13). */
   sync: string;
+  /** One node's rejoin in progress or last finished (issue 14): `rejoins/<node>`. */
+  rejoin(node: string): string;
 }
 
 export function keysFor(prefix: string, cluster: string): Keys {
@@ -33,5 +35,6 @@ export function keysFor(prefix: string, cluster: string): Keys {
     requestResult: (id) => `${root}/results/${id}`,
     verdict: `${root}/verdict`,
     sync: `${root}/sync`,
+    rejoin: (node) => `${root}/rejoins/${node}`,
   };
 }

@@ -4,3 +4,14 @@
  * after a promotion. Valid on a primary only (pg_current_wal_lsn() fails in recovery).
  */
 export const CURRENT_TIMELINE_SQL = `('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int`;
+
+/**
+ * The history file of `timeline` as the server holds it (pg_wal/<8 hex digits>.history), read
+ * over SQL (pg_read_file: a superuser's connection). Timeline 1 has none: ''.
+ */
+export function timelineHistorySql(timeline: number): { text: string; values: unknown[] } {
+  return {
+    text: `SELECT CASE WHEN $1::int = 1 THEN '' ELSE pg_read_file('pg_wal/' || lpad(to_hex($1::int), 8, '0') || '.history') END AS history`,
+    values: [timeline],
+  };
+}

@@ -19,7 +19,7 @@ describe('replica-cut: the judge', () => {
     ['a clone of the cut replica started: fails, naming it', { events: [event({ nodes: ['replica-1', 'pgsql'], method: 'clone', outcome: 'started' })] }, /a clone of replica-1 was started/],
     ['a rewind of the cut replica, even one that failed: fails', { events: [event({ nodes: ['replica-1', 'pgsql'], method: 'rewind', outcome: 'failed' })] }, /a rewind of replica-1/],
     ['an older agent\'s rebuild (no method field, pg_basebackup in the message): fails', { events: [event({ nodes: ['replica-1', 'pgsql'], message: 'rebuilding replica-1 from pgsql with pg_basebackup: not streaming' })] }, /a clone of replica-1/],
-    ['an unknown method is not read as a rebuild', { events: [event({ nodes: ['replica-1'], method: 'teleport' })] }, null],
+    ['an unknown method is not read as a rebuild', { events: [event({ nodes: ['replica-1'], method: 'teleport' as never })] }, null],
     ['a row of the primary missing on the replica: fails', { replicaRows: rows(1, 3) }, /1 of the primary's rows missing \(2\)/],
     ['a row the primary does not hold: fails', { replicaRows: rows(1, 2, 3, 4) }, /1 rows the primary does not hold \(4\)/],
     ['rows that could not be read: fails with the reason', { replicaRows: 'connection refused' }, /could not read the round's rows on replica-1: connection refused/],
