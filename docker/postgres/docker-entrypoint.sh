@@ -31,7 +31,14 @@ listen_addresses = '*'
 wal_level = replica
 max_wal_senders = 10
 max_replication_slots = 10
-wal_keep_size = '${WAL_KEEP_SIZE:-256MB}'
+# Every standby streams on a physical slot (which keeps the WAL it still needs, up to
+# max_slot_wal_keep_size), so wal_keep_size is only a margin. It is small, and WAL segments are
+# removed rather than recycled, because pg_rewind (before PostgreSQL 18) copies every segment in
+# the new primary's pg_wal: a smaller pg_wal is a faster rejoin of a diverged old primary
+# (issue 14). The cost: a new segment is zero-filled instead of reusing an old file.
+wal_keep_size = '${WAL_KEEP_SIZE:-64MB}'
+wal_recycle = ${WAL_RECYCLE:-off}
+min_wal_size = '${MIN_WAL_SIZE:-32MB}'
 max_slot_wal_keep_size = '${MAX_SLOT_WAL_KEEP_SIZE:-1GB}'
 hot_standby = on
 hot_standby_feedback = on

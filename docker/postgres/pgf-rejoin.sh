@@ -146,9 +146,11 @@ cmd_rewind() { # HOST PORT SLOT TIMELINE
   rm -f "$PGDATA/standby.signal"
   # pg_rewind copies the source's configuration files too: the node's own pg_hba.conf and
   # postgresql.conf are the same on every node of the lab, and the standby settings follow.
-  out=$(pg_rewind --target-pgdata="$PGDATA" --source-server="$(conninfo "$1" "$2" "$REWIND_USER" dbname=postgres)" 2>&1) || status=$?
+  # Each line of its output is logged as it comes, with the time: where a rewind spends its
+  # time (crash recovery, copying, the final sync of the data directory) shows in the log.
+  out=$(pg_rewind --target-pgdata="$PGDATA" --source-server="$(conninfo "$1" "$2" "$REWIND_USER" dbname=postgres)" --progress 2>&1 |
+    while IFS= read -r line; do log "$line"; printf '%s\n' "$line"; done; exit "${PIPESTATUS[0]}") || status=$?
   : >"$PGDATA/standby.signal"
-  printf '%s\n' "$out" >&2
   [ "$status" -eq 0 ] || return 1
   # With the source's checkpoint on a later timeline, "same timeline" cannot be true: never follow on it.
   grep -q 'on the same timeline' <<<"$out" && { log "pg_rewind saw one timeline where there are two"; return 1; }

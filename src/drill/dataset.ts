@@ -71,6 +71,10 @@ export async function ensureDataset(ctx: DatasetContext, mb: number): Promise<Da
     const done = await Promise.all(replicas.map((n) => replayedUpTo(ctx.access, n, target)));
     return done.every(Boolean);
   }, 250);
+  // A restartpoint on every replica too: a node that dies later holds the load on disk, as a
+  // node of a long-running cluster does, not in dirty page cache that its next rewind or crash
+  // recovery would have to sync first (pg_rewind fsyncs the whole data directory at its end).
+  await Promise.all(replicas.map((n) => withClient(ctx.access.endpoint(n), { timeoutMs: replayLimitMs(mb) }, (client) => client.query('CHECKPOINT'))));
   if (rows !== ACCOUNTS_PER_SCALE * scale) loadedMs = Date.now() - began;
   const actualMb = await databaseMb(ctx.access, primary);
   ctx.log(`dataset: ${actualMb} MB in ${database}${loadedMs === null ? '' : `, loaded and replayed in ${loadedMs} ms`}`);
