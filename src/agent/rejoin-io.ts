@@ -111,3 +111,11 @@ export async function streamingWithResult(cluster: ClusterContext, node: NodeCon
 }
 
 export { describeError };
+
+/** Clones running from the primary (pg_stat_progress_basebackup, PostgreSQL 13+), by the clone's application_name. */
+export async function cloneProgress(cluster: ClusterContext, primary: NodeConfig): Promise<Array<{ name: string; phase: string; doneBytes: number; totalBytes: number | null }>> {
+  const { rows } = await cluster.pool(primary).query<{ name: string | null; phase: string; done: string | null; total: string | null }>(
+    'SELECT a.application_name AS name, p.phase, p.backup_streamed::text AS done, p.backup_total::text AS total FROM pg_stat_progress_basebackup p JOIN pg_stat_activity a USING (pid)',
+  );
+  return rows.filter((r) => r.name !== null).map((r) => ({ name: r.name!, phase: r.phase, doneBytes: Number(r.done ?? 0), totalBytes: r.total === null ? null : Number(r.total) }));
+}

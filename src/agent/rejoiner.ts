@@ -2,6 +2,7 @@ import { attemptFailed, chooseRejoin, DEFAULT_REJOIN_TIMINGS, followed, followEx
 import { sqlOf, streamsFrom } from '../core/liveness.js';
 import type { AgentView, Published } from '../core/types.js';
 import { encode } from '../dcs/codec.js';
+import type { RejoinRecord } from '../dcs/rejoins.js';
 import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { NodeConfig } from '../config/schema.js';
@@ -9,7 +10,7 @@ import { describeError } from '../postgres/connection.js';
 import type { ClusterContext } from './cluster-context.js';
 import { ensureSlot, readReturnMarker, repoint } from './node-ops.js';
 import { failedMethodsOf } from './rejoin-marker.js';
-import { EX_REJOIN_FAILED, lastExit, primaryAnswersFrom, readHistory, rejoinByRestart, stoppedNodeWal, streamingWithResult } from './rejoin-io.js';
+import { cloneProgress, EX_REJOIN_FAILED, lastExit, primaryAnswersFrom, readHistory, rejoinByRestart, stoppedNodeWal, streamingWithResult } from './rejoin-io.js';
 
 /** A clone of tens of gigabytes takes minutes: the leader waits this long for a node to stream again. */
 const RESTART_LIMIT_MS: Record<RejoinMethod, number> = { follow: 120_000, rewind: 600_000, clone: 3_600_000 };
@@ -34,6 +35,8 @@ export class Rejoiner {
   /** The AT of each node's last reported entrypoint rejoin. */
   private readonly reported = new Map<string, number>();
   private readonly timings: RejoinTimings;
+  /** What this leader last wrote under rejoins/<node>. */
+  private readonly records = new Map<string, RejoinRecord>();
 
   constructor(
     private readonly cluster: ClusterContext,
@@ -68,6 +71,7 @@ export class Rejoiner {
     const primary = this.cluster.node(published.name);
     if (!primary) return;
     const now = Date.now();
+    if (this.due('#progress', now)) void this.recordCloneProgress(primary, published);
     for (const node of this.cluster.nodes) {
       if (node.name === published.name || this.rejoining.has(node.name)) continue;
       const observation = own.nodes[node.name];
@@ -166,7 +170,12 @@ export class Rejoiner {
       return;
     }
     this.reported.set(node.name, result.at);
-    this.emit(node.name, published.name, published, result.method, 'done', `${node.name} came back as a standby of ${published.name}: ${result.method}${result.ms === null ? '' : ` in ${result.ms} ms`} by its entrypoint`, `rejoin-${result.method}`, result.ms ?? undefined);
+    const running = this.records.get(node.name);
+    if (running?.state === 'running') {
+      const { progress: _p, at: _at, ...rest } = running;
+      await this.journal(node.name, { ...rest, method: result.method, state: 'done', ...(result.ms === null ? {} : { ms: result.ms }) }).catch(() => undefined);
+    }
+    this.emit(node.name, published.name, published, result.method, 'done', `${node.name} came back as a standby of ${published.name}: ${result.method}${result.ms === null ? '' : ` in ${result.ms} ms`} by its entrypoint`, result.method === 'clone' ? 'rejoin-clone-after-failure' : `rejoin-${result.method}`, result.ms ?? undefined);
   }
 
   private say(node: string, primary: string, published: Published, choice: Exclude<RejoinChoice, { kind: 'rejoin' }>): void {
@@ -180,7 +189,24 @@ export class Rejoiner {
     void this.events?.emit({ kind: 'rejoin', rule, message, nodes: [node, primary], epoch: published.epoch, outcome, ...(method ? { method } : {}), ...(elapsedMs === undefined ? {} : { elapsedMs }) });
   }
 
-  private async journal(node: string, record: Record<string, unknown>): Promise<void> {
-    await this.leadership.guard([{ key: this.cluster.store.keys.rejoin(node), value: encode({ ...record, at: new Date().toISOString() }) }]);
+  private async journal(node: string, record: Omit<RejoinRecord, 'at'>): Promise<void> {
+    const full: RejoinRecord = { ...record, at: new Date().toISOString() };
+    this.records.set(node, full);
+    await this.leadership.guard([{ key: this.cluster.store.keys.rejoin(node), value: encode(full) }]);
+  }
+
+  /**
+   * A clone running from the primary (the leader's own, or a new replica's entrypoint) shows in
+   * status with its progress: pg_basebackup's, read on the primary, recorded under rejoins/<node>.
+   */
+  private async recordCloneProgress(primary: NodeConfig, published: Published): Promise<void> {
+    const clones = await cloneProgress(this.cluster, primary).catch(() => []);
+    for (const clone of clones) {
+      if (!this.cluster.node(clone.name)) continue;
+      const last = this.records.get(clone.name);
+      const running = last?.state === 'running' ? last : null;
+      const { at: _at, ...base } = running ?? { node: clone.name, method: 'clone' as const, source: primary.name, epoch: published.epoch, state: 'running' as const, failed: [], startedAt: new Date().toISOString(), at: '' };
+      await this.journal(clone.name, { ...base, progress: { phase: clone.phase, doneBytes: clone.doneBytes, totalBytes: clone.totalBytes } }).catch(() => undefined);
+    }
   }
 }

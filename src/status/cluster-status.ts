@@ -7,6 +7,8 @@ import type { ClusterEvent } from '../core/event.js';
 import type { Journal } from '../core/journal.js';
 import type { ClusterStore, PauseState, VerdictRecord } from '../dcs/store.js';
 import type { SyncRecord } from '../core/sync-set.js';
+import { readRejoins, type RejoinRecord } from '../dcs/rejoins.js';
+import { rejoinStatuses, type RejoinStatus } from './rejoin-status.js';
 import { synchronousStatus, type SynchronousConfig, type SynchronousStatus } from './synchronous-status.js';
 
 // What `failover status --json` prints, built in one place: the CLI prints it and
@@ -59,6 +61,8 @@ export interface ClusterStatus {
   operation: OperationStatus | null;
   /** Zero-loss mode: the recorded synchronous set, or the reader's config before one is recorded. */
   synchronous: SynchronousStatus;
+  /** Rejoins running, or ended in the last ten minutes (issue 14). */
+  rejoins: RejoinStatus[];
   /** The last three events of the event log, oldest first (`failover events` has them all). */
   events: ClusterEvent[];
   agents: Array<{ id: string; ageMs: number }>;
@@ -121,6 +125,7 @@ export function summarise(input: {
   sync?: SyncRecord | null;
   /** The reader's `replication.synchronous`: what status shows before a set is recorded. */
   syncSettings: SynchronousConfig;
+  rejoins?: RejoinRecord[];
 }): ClusterStatus {
   return {
     cluster: input.cluster,
@@ -134,6 +139,7 @@ export function summarise(input: {
     notes: input.verdict?.notes ?? [],
     operation: input.journal ? operationStatus(input.journal, input.now) : null,
     synchronous: synchronousStatus(input.sync ?? null, input.syncSettings),
+    rejoins: rejoinStatuses(input.rejoins ?? [], input.now),
     events: input.events ?? [],
     agents: input.views.map((v) => ({ id: v.agentId, ageMs: Math.max(0, input.now - v.at) })).sort((a, b) => a.id.localeCompare(b.id)),
     nodes: nodeStatuses(pickView(input.views, input.leader), input.published),
@@ -142,12 +148,14 @@ export function summarise(input: {
 
 /** The status from one snapshot (every field at the same etcd revision), and the latest events. */
 export async function readStatus(store: ClusterStore, cluster: string, syncSettings: SynchronousConfig): Promise<ClusterStatus> {
-  const [{ published, leader, paused, verdict, views, journal, sync, unreadable }, events] = await Promise.all([
+  const [{ published, leader, paused, verdict, views, journal, sync, unreadable }, events, rejoins] = await Promise.all([
     readSnapshot(store.etcd, store.keys),
     new EventLog(store.etcd, store.keys, 'status').latest(3),
+    readRejoins(store.etcd, store.keys).catch(() => ({ records: [], unreadable: [] })),
   ]);
-  const status = summarise({ cluster, published, leader, paused, verdict, views, journal, events, sync, syncSettings, now: Date.now() });
-  return unreadable.length === 0 ? status : { ...status, notes: [...status.notes, ...unreadable.map((u) => `unreadable etcd value ${u.key}: ${u.problem}`)] };
+  const status = summarise({ cluster, published, leader, paused, verdict, views, journal, events, sync, syncSettings, rejoins: rejoins.records, now: Date.now() });
+  const problems = [...unreadable.map((u) => `unreadable etcd value ${u.key}: ${u.problem}`), ...rejoins.unreadable.map((key) => `unreadable etcd value ${key}: not a rejoin record`)];
+  return problems.length === 0 ? status : { ...status, notes: [...status.notes, ...problems] };
 }
 
 function operationStatus(journal: Journal, now: number): OperationStatus {
