@@ -301,12 +301,15 @@ export class OperationRunner {
         const syncRecord = await confirmBeforePublish(this.cluster, journal, prepared, this.events).catch(() => null);
         return { published, ...(syncRecord ? { syncRecord } : {}) };
       }
-      case 'rejoin-old':
-        // Cleanly shut down at a position the new primary has, it follows without a re-clone (else the rejoin rule rebuilds it).
-        await restartAsStandby(this.cluster, from, to).catch((error) =>
-          this.cluster.log.warn({ node: from.name, error: describeError(error) }, 'old primary did not rejoin cleanly; rejoin will rebuild it'),
+      case 'rejoin-old': {
+        // Cleanly shut down at a position the new primary has, it follows: nothing diverged (the rule table's rejoin-follow).
+        const began = Date.now();
+        await restartAsStandby(this.cluster, from, to).then(
+          () => void this.events?.emit({ kind: 'rejoin', rule: 'rejoin-follow', method: 'follow', outcome: 'done', message: `${from.name} follows ${to.name}: stopped cleanly at a position ${to.name} holds, nothing copied`, epoch: journal.epoch, nodes: [from.name, to.name], elapsedMs: Date.now() - began }),
+          (error) => this.cluster.log.warn({ node: from.name, error: describeError(error) }, 'old primary did not rejoin cleanly; the rejoin rule takes over'),
         );
         return {};
+      }
       case 'repoint-replicas': {
         const others = this.cluster.nodes.filter((n) => n.name !== from.name && n.name !== to.name);
         await dropSlot(this.cluster, to, this.cluster.slotOf(to)).catch(() => undefined);
