@@ -16,6 +16,7 @@ import { cloneProgress, EX_REJOIN_FAILED, lastExit, primaryAnswersFrom, readHist
 const RESTART_LIMIT_MS: Record<RejoinMethod, number> = { follow: 120_000, rewind: 600_000, clone: 3_600_000 };
 /** How often a streaming standby's rejoin record is read, and an exited node looked at. */
 const LOOK_EVERY_MS = 2000;
+const JUDGE_EVERY_MS = 1000;
 
 /**
  * Brings back a node that does not follow the published primary, by the path the rule table
@@ -32,6 +33,7 @@ export class Rejoiner {
   /** The last waiting or refusing rule said per node: one event per change, not per tick. */
   private readonly said = new Map<string, string>();
   private readonly lookedAt = new Map<string, number>();
+  private readonly judgedAt = new Map<string, number>();
   /** The AT of each node's last reported entrypoint rejoin. */
   private readonly reported = new Map<string, number>();
   private readonly timings: RejoinTimings;
@@ -57,6 +59,10 @@ export class Rejoiner {
     const node = this.cluster.node(name);
     const primary = published ? this.cluster.node(published.name) : undefined;
     if (!node || !primary || !published || this.rejoining.has(name)) return;
+    // The facts cost a Docker exec and a query: a node that waits (a follow's grace, a refusal) is judged once a second, not every tick.
+    const now = Date.now();
+    if (now - (this.judgedAt.get(name) ?? 0) < JUDGE_EVERY_MS) return;
+    this.judgedAt.set(name, now);
     const sql = sqlOf(own.nodes[name]);
     if (sql === null) return;
     const end = [sql.receiveLsn, sql.replayLsn, sql.lsn].reduce<bigint | null>((a, b) => (b !== null && (a === null || b > a) ? b : a), null);
