@@ -134,7 +134,7 @@ function poolerContainer(network: string, labels: Record<string, string>, pooler
     .withStartupTimeout(30_000);
 }
 
-export async function startCluster(options: { replicas?: number; etcd?: boolean; pgbouncer?: boolean } = {}): Promise<TestCluster> {
+export async function startCluster(options: { replicas?: number; etcd?: boolean; pgbouncer?: boolean; peerHosts?: boolean } = {}): Promise<TestCluster> {
   const replicaCount = options.replicas ?? 2;
   await removeLeftovers();
   const runId = randomBytes(3).toString('hex');
@@ -170,6 +170,9 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean;
     : Promise.resolve();
 
   const [primary, ...replicas] = nodes;
+  // As in the lab's compose file: each node names the others (an emptied first primary whose peers answer refuses initdb).
+  const peersOf = (node: TestNode): Record<string, string> =>
+    options.peerHosts ? { PEER_HOSTS: replicas.filter((r) => r !== node).map((r) => r.container).join(',') } : {};
   const common = {
     POSTGRES_PASSWORD,
     REPLICATION_PASSWORD,
@@ -177,6 +180,7 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean;
   };
   primary!.handle = await nodeContainer('pg-failover/postgres:lab', network, labels, primary!.container, primary!.port, {
     ...common,
+    ...peersOf(primary!),
     REPLICATION_MODE: 'primary',
     NODE_NAME: primary!.name,
     REPLICA_SLOTS: replicas.map((r) => r.slot).join(','),
@@ -185,6 +189,7 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean;
     replicas.map(async (replica) => {
       replica.handle = await nodeContainer('pg-failover/postgres:lab', network, labels, replica.container, replica.port, {
         ...common,
+        ...peersOf(replica),
         REPLICATION_MODE: 'replica',
         NODE_NAME: replica.name,
         PRIMARY_HOST: primary!.container,
