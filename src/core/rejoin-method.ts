@@ -164,13 +164,20 @@ export const REJOIN_RULES: readonly RejoinRule[] = [
   },
   {
     id: 'rejoin-clone-after-failure',
-    when: 'a rewind failed, or a follow did not bring the node to stream',
+    when: 'a rewind or a clone failed, or a follow failed on the primary\'s own timeline',
     then: 'clone (into a side directory; the data stays until the clone is complete)',
-    why: 'the last resort: a follow that did not stream lacks WAL the primary no longer keeps, and a failed rewind may have left the data unusable',
+    why: 'the last resort: a failed rewind may have left the data unusable, and a node on the primary\'s timeline that cannot follow lacks WAL the primary no longer keeps (nothing to rewind)',
     choose: (f) =>
-      failedBefore(f, 'rewind') || failedBefore(f, 'follow') || failedBefore(f, 'clone')
+      failedBefore(f, 'rewind') || failedBefore(f, 'clone') || (failedBefore(f, 'follow') && f.wal!.timeline === f.primary.timeline)
         ? rejoin('clone', 'rejoin-clone-after-failure', `${f.attempts.failed.join(', ')} did not bring ${f.node} back`)
         : null,
+  },
+  {
+    id: 'rejoin-rewind-after-failed-follow',
+    when: 'a follow did not bring a node on an older timeline to stream',
+    then: 'rewind with pg_rewind, then follow',
+    why: 'its WAL may have gone past the fork after all (a re-point that met a node still replaying its own tail, or a follow judged on a stale position); pg_rewind copies only what changed, and says so when nothing did',
+    choose: (f) => (failedBefore(f, 'follow') ? rejoin('rewind', 'rejoin-rewind-after-failed-follow', `a follow did not bring ${f.node} back`) : null),
   },
   {
     id: 'rejoin-follow',

@@ -117,13 +117,13 @@ describe('chooseRejoin against random facts', () => {
     });
   });
 
-  it('rewinds only a node with data on an older timeline, before anything failed', () => {
+  it('rewinds only a node with data on an older timeline, before any rewind or clone failed', () => {
     holds((f) => {
       const choice = chooseRejoin(f);
       if (choice.kind !== 'rejoin' || choice.method !== 'rewind') return;
       expect(f.wal).not.toBeNull();
       expect(f.wal!.timeline).toBeLessThan(f.primary.timeline);
-      expect(f.attempts.failed).toEqual([]);
+      expect(f.attempts.failed.filter((m) => m !== 'follow')).toEqual([]);
     });
   });
 
@@ -150,7 +150,7 @@ describe('chooseRejoin against random facts', () => {
         const rule = chooseRejoin(f).rule;
         seen.set(rule, (seen.get(rule) ?? 0) + 1);
       }),
-      { numRuns: 2_000, seed: 14 },
+      { numRuns: 4_000, seed: 14 },
     );
     for (const rule of REJOIN_RULES) expect(seen.get(rule.id) ?? 0, rule.id).toBeGreaterThan(20);
   });

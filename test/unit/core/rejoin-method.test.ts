@@ -66,8 +66,20 @@ describe('chooseRejoin: the cheapest correct path, first matching row wins', () 
     { name: 'no data directory, the source\'s reachability not asked: clone', facts: facts({ wal: null, sourceReachable: null }), by: 'rejoin-clone-no-data', expect: { kind: 'rejoin', method: 'clone' } },
     { name: 'a rewind failed and its backoff passed: clone', facts: facts({ wal: { timeline: 1, end: FORK + 1n }, attempts: failedAt(NOW - 2000, 'rewind') }), by: 'rejoin-clone-after-failure', expect: { kind: 'rejoin', method: 'clone' } },
     {
-      name: 'a follow whose grace ran out without streaming (followExpired), backoff passed: clone',
+      name: 'a follow whose grace ran out without streaming (followExpired), backoff passed, older timeline: rewind',
       facts: facts({ attempts: followExpired(followed(NO_ATTEMPTS, NOW - GRACE - 2000), NOW, DEFAULT_REJOIN_TIMINGS) }),
+      by: 'rejoin-rewind-after-failed-follow',
+      expect: { kind: 'rejoin', method: 'rewind' },
+    },
+    {
+      name: 'a follow that failed on the primary\'s own timeline: clone (there is nothing to rewind)',
+      facts: facts({ wal: { timeline: 4, end: 100n }, primary: { name: 'replica-1', timeline: 4, lsn: 200n }, attempts: failedAt(NOW - 2000, 'follow') }),
+      by: 'rejoin-clone-after-failure',
+      expect: { kind: 'rejoin', method: 'clone' },
+    },
+    {
+      name: 'a follow failed, then the rewind after it failed: clone',
+      facts: facts({ attempts: failedAt(NOW - 4000, 'follow', 'rewind') }),
       by: 'rejoin-clone-after-failure',
       expect: { kind: 'rejoin', method: 'clone' },
     },
@@ -135,11 +147,11 @@ describe('the attempts kept between ticks', () => {
     expect(followExpired(pending, NOW + 60_000, DEFAULT_REJOIN_TIMINGS)).toEqual({ failed: ['rewind', 'follow'], lastFailedAt: NOW + GRACE, followedAt: null });
   });
 
-  it('an expired follow waits out its backoff from the grace\'s end, then clones', () => {
+  it('an expired follow waits out its backoff from the grace\'s end, then rewinds', () => {
     const expiredAt = NOW + GRACE;
     const attempts = followExpired(followed(NO_ATTEMPTS, NOW), expiredAt, DEFAULT_REJOIN_TIMINGS);
     expect(chooseRejoin(facts({ now: expiredAt + 1999, attempts })).rule).toBe('rejoin-wait-backoff');
-    expect(chooseRejoin(facts({ now: expiredAt + 2000, attempts }))).toMatchObject({ kind: 'rejoin', method: 'clone', rule: 'rejoin-clone-after-failure' });
+    expect(chooseRejoin(facts({ now: expiredAt + 2000, attempts }))).toMatchObject({ kind: 'rejoin', method: 'rewind', rule: 'rejoin-rewind-after-failed-follow' });
   });
 });
 
