@@ -81,9 +81,17 @@ export async function rejoinByRestart(cluster: ClusterContext, node: NodeConfig,
   return awaitRejoined(cluster, node, limitMs);
 }
 
-/** Waits until the node streams again (reading what its entrypoint did), or its container exits. */
+/** Once PostgreSQL answers after the entrypoint's work, this long to start streaming. */
+const STREAM_AFTER_START_MS = 15_000;
+
+/**
+ * Waits until the node streams again (reading what its entrypoint did), or its container exits.
+ * `limitMs` bounds the entrypoint's work (a clone of tens of gigabytes takes minutes); once
+ * PostgreSQL answers, it gets STREAM_AFTER_START_MS more to stream, or the attempt failed.
+ */
 export async function awaitRejoined(cluster: ClusterContext, node: NodeConfig, limitMs: number): Promise<RestartOutcome> {
-  const deadline = Date.now() + limitMs;
+  let deadline = Date.now() + limitMs;
+  let answering = false;
   for (;;) {
     const state = await containerState(cluster.engine(node), node.container).catch(() => 'unknown' as const);
     if (isContainerNotRunning(state)) {
@@ -91,9 +99,13 @@ export async function awaitRejoined(cluster: ClusterContext, node: NodeConfig, l
       const code = exit?.code;
       return { ok: false, why: code === EX_REJOIN_FAILED ? 'its entrypoint could not rejoin it (exit 75); the data directory is as it was' : `its container stopped (exit ${code ?? '?'})` };
     }
-    const done = await streamingWithResult(cluster, node).catch(() => null);
-    if (done !== null) return { ok: true, ...done };
-    if (Date.now() > deadline) return { ok: false, why: `not streaming ${limitMs} ms after its start` };
+    const done = await streamingWithResult(cluster, node).catch(() => undefined);
+    if (done) return { ok: true, ...done };
+    if (done === null && !answering) {
+      answering = true;
+      deadline = Math.min(deadline, Date.now() + STREAM_AFTER_START_MS);
+    }
+    if (Date.now() > deadline) return { ok: false, why: answering ? `PostgreSQL runs but did not stream within ${STREAM_AFTER_START_MS} ms` : `its entrypoint was still at work ${limitMs} ms after the start` };
     await sleep(200);
   }
 }
