@@ -2,7 +2,7 @@ import { attemptFailed, chooseRejoin, DEFAULT_REJOIN_TIMINGS, followed, followEx
 import { sqlOf, streamsFrom } from '../core/liveness.js';
 import type { AgentView, Published } from '../core/types.js';
 import { encode } from '../dcs/codec.js';
-import type { RejoinRecord } from '../dcs/rejoins.js';
+import { rejoinRecordSchema, type RejoinRecord } from '../dcs/rejoins.js';
 import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import type { NodeConfig } from '../config/schema.js';
@@ -165,6 +165,7 @@ export class Rejoiner {
 
   /** A rejoin the node's entrypoint did on its own (a fenced node started by a person or a drill): reported once it streams. */
   private async reportReturn(node: NodeConfig, published: Published): Promise<void> {
+    await this.closeStaleRecord(node.name).catch(() => undefined);
     const result = await streamingWithResult(this.cluster, node).catch(() => null);
     if (result === null || result.at === null) return;
     const last = this.reported.get(node.name);
@@ -182,6 +183,19 @@ export class Rejoiner {
       await this.journal(node.name, { ...rest, method: result.method, state: 'done', ...(result.ms === null ? {} : { ms: result.ms }) }).catch(() => undefined);
     }
     this.emit(node.name, published.name, published, result.method, 'done', `${node.name} came back as a standby of ${published.name}: ${result.method}${result.ms === null ? '' : ` in ${result.ms} ms`} by its entrypoint`, result.method === 'clone' ? 'rejoin-clone-after-failure' : `rejoin-${result.method}`, result.ms ?? undefined);
+  }
+
+  /**
+   * A record left `running` by a leader that lost its leadership (or died) mid-rejoin, for a node
+   * that streams again: ended, so status does not show it running forever.
+   */
+  private async closeStaleRecord(node: string): Promise<void> {
+    if (this.rejoining.has(node) || this.records.get(node)?.state === 'done') return;
+    const text = await this.cluster.etcd.get(this.cluster.store.keys.rejoin(node)).string();
+    const parsed = text === null ? null : rejoinRecordSchema.safeParse(JSON.parse(text));
+    if (!parsed?.success || parsed.data.state !== 'running') return;
+    const { progress: _p, at: _at, ...rest } = parsed.data;
+    await this.journal(node, { ...rest, state: 'done' });
   }
 
   private say(node: string, primary: string, published: Published, choice: Exclude<RejoinChoice, { kind: 'rejoin' }>): void {
