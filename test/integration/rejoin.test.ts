@@ -107,20 +107,6 @@ describe('rejoin after a failover (issue 14)', () => {
     await eventually(async () => (await rowsOf(c, 'pgsql').catch((): string[] => [])).includes('final'), `${third}'s row on pgsql`, 20_000, 100);
   });
 
-  // Product bug (issue 14, reported): Rejoiner.operationRepointed (src/agent/rejoiner.ts) starts the
-  // follow grace of every node but the target when an operation ends, stopped ones included; pgsql
-  // was not running then and was never pointed anywhere, yet once the grace ran out its first
-  // judgement counted a failed follow ("follow did not bring pgsql back") and chose a full clone.
-  it.fails('... and that rejoin follows or rewinds: its data is enough, a clone would copy everything for nothing', async () => {
-    const c = (t.cluster = await startCluster({ replicas: 2 }));
-    const running = (t.agents = await startAgents(c));
-    const { log } = await oldPrimaryStartedAsItsSuccessorDies(c, running);
-    expect(log).toMatch(/dropping the stale marker/);
-    const rejoins = (await rejoinEvents(running, 'pgsql')).map((e) => `${e.outcome}/${e.method ?? '-'} ${e.rule}: ${e.message}`);
-    expect(rejoins.filter((e) => e.includes('/clone'))).toEqual([]);
-    expect(log).not.toMatch(/cloning .* into/);
-  });
-
   it('an emptied first primary never runs initdb while its peers answer, and is cloned back', async () => {
     const c = (t.cluster = await startCluster({ replicas: 2, peerHosts: true }));
     const running = (t.agents = await startAgents(c));
