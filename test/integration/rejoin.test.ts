@@ -103,6 +103,12 @@ describe('rejoin after a failover (issue 14)', () => {
     const { third, log, exitCodes } = await oldPrimaryStartedAsItsSuccessorDies(c, running);
     expect(log).toMatch(/dropping the stale marker of epoch 2; starting as a standby, data untouched/);
     expect(exitCodes).not.toContain(75);
+    // Its data is enough to follow or rewind: a clone would copy everything for nothing. (Before
+    // 6dca325 about half the runs cloned: the operation's end started a follow grace for pgsql, which
+    // was not running then, and its expiry counted as a failed follow.)
+    const rejoins = (await rejoinEvents(running, 'pgsql')).map((e) => `${e.outcome}/${e.method ?? '-'} ${e.rule}: ${e.message}`);
+    expect(rejoins.filter((e) => e.includes('/clone'))).toEqual([]);
+    expect(log).not.toMatch(/cloning .* into/);
     expect(await systemIdOf(c, 'pgsql')).toBe(identifier);
     await eventually(async () => (await rowsOf(c, 'pgsql').catch((): string[] => [])).includes('final'), `${third}'s row on pgsql`, 20_000, 100);
   });
