@@ -277,7 +277,7 @@ export class LeaderDuties {
       this.cluster.log.warn({ op: journal.id, primary: outcome.published.name, why: outcome.journal.rollback?.why }, `${journal.kind} rolled back`);
     } else if (outcome.ok) {
       // The operation re-pointed the other replicas: give them time to follow before the rejoin rule judges them.
-      this.rejoiner.operationRepointed(journal.to);
+      this.rejoiner.operationRepointed(outcome.repointed ?? []);
       // pg_rewind reads a source's timeline from its last checkpoint: one on the new timeline lets the
       // old primary rewind at once (Patroni does the same after a promotion). Not awaited: no client waits on it.
       const promoted = this.cluster.node(outcome.published.name);

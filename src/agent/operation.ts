@@ -28,7 +28,7 @@ export interface StepHooks {
 }
 
 export type OperationOutcome =
-  | { ok: true; journal: Journal; published: Published; rolledBack: boolean }
+  | { ok: true; journal: Journal; published: Published; rolledBack: boolean; /** Replicas the repoint step pointed at the new primary. */ repointed?: string[] }
   | { ok: false; journal: Journal; error: string; lostLeadership: boolean };
 
 /**
@@ -38,6 +38,7 @@ export type OperationOutcome =
  */
 export class OperationRunner {
   private timeline: number | null = null;
+  private repointed: string[] = [];
   private marking: Promise<void> | null = null;
   private replayed: Promise<string | null> | null = null;
   /** The old primary's shutdown checkpoint, being read since stop-old (a switchover). */
@@ -59,6 +60,7 @@ export class OperationRunner {
   async run(start: Journal): Promise<OperationOutcome> {
     let journal = start;
     this.timeline = null;
+    this.repointed = [];
     this.marking = null;
     this.replayed = null;
     this.shutdownCheckpoint = null;
@@ -125,7 +127,7 @@ export class OperationRunner {
       await this.stepHooks.afterStep?.(step, journal);
     }
     published ??= await this.cluster.store.published();
-    return { ok: true, journal, published: published!, rolledBack: journal.rollback !== undefined };
+    return { ok: true, journal, published: published!, rolledBack: journal.rollback !== undefined, repointed: this.repointed };
   }
 
   /**
@@ -323,9 +325,12 @@ export class OperationRunner {
               return;
             }
             await repoint(this.cluster, replica, to).then(
-              () => void this.events?.emit({ kind: 'repoint', rule: 'repoint-replicas', message: `${replica.name} re-pointed at ${to.name}`, epoch: journal.epoch, nodes: [replica.name, to.name] }),
+              () => {
+                this.repointed.push(replica.name);
+                void this.events?.emit({ kind: 'repoint', rule: 'repoint-replicas', message: `${replica.name} re-pointed at ${to.name}`, epoch: journal.epoch, nodes: [replica.name, to.name] });
+              },
               (error) => {
-                this.cluster.log.warn({ node: replica.name, error: describeError(error) }, 're-point failed; rejoin will rebuild it');
+                this.cluster.log.warn({ node: replica.name, error: describeError(error) }, 're-point failed; the rejoin rule takes over');
                 void this.events?.emit({ kind: 'repoint', rule: 'repoint-replicas', message: `${replica.name} not re-pointed at ${to.name}: ${describeError(error)}; the rejoin rule takes over`, epoch: journal.epoch, nodes: [replica.name, to.name] });
               },
             );

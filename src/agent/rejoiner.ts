@@ -48,10 +48,14 @@ export class Rejoiner {
     this.timings = { ...DEFAULT_REJOIN_TIMINGS, followGraceMs: Math.max(cluster.config.timings.rejoinGraceMs, DEFAULT_REJOIN_TIMINGS.followGraceMs) };
   }
 
-  /** An operation re-pointed every node but its target: each gets the follow grace before it is judged. */
-  operationRepointed(target: string): void {
+  /**
+   * An operation pointed these replicas at its new primary: each gets the follow grace before it
+   * is judged. Only those: a node the step could not reach was never re-pointed, and a grace
+   * that ran out for it would count as a failed follow.
+   */
+  operationRepointed(nodes: readonly string[]): void {
     const now = Date.now();
-    for (const node of this.cluster.nodes) if (node.name !== target) this.attempts.set(node.name, followed(this.attemptsOf(node.name), now));
+    for (const node of nodes) this.attempts.set(node, followed(this.attemptsOf(node), now));
   }
 
   /** A running standby that does not stream from the published primary (the decision's `rejoin`). */
