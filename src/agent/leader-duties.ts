@@ -103,7 +103,7 @@ export class LeaderDuties {
     }
     if (published && journal === null) this.refreshStoppedMarkers(own, published);
     // Rejoins: failures forgotten once a node streams, entrypoint rejoins reported, exit-75 nodes retried.
-    if (published && journal === null && this.leadership.isLeader()) this.rejoiner.tick(own, published);
+    if (published && journal === null && this.leadership.isLeader()) this.rejoiner.tick(own, published, paused !== null);
     // The synchronous set follows the healthy standbys while no operation runs (an operation sets it on its target itself).
     if (published && journal === null && decision.verdict?.kind === 'healthy' && this.leadership.isLeader()) this.sync.step(published, snapshot.sync);
   }

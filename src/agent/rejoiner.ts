@@ -75,9 +75,10 @@ export class Rejoiner {
 
   /**
    * Every leader tick with a publication and no operation: forget the failures of nodes that
-   * stream again, report rejoins their entrypoints did, and retry nodes whose entrypoint gave up.
+   * stream again, report rejoins their entrypoints did, and retry nodes whose entrypoint gave up
+   * (not while paused).
    */
-  tick(own: AgentView, published: Published): void {
+  tick(own: AgentView, published: Published, paused = false): void {
     const primary = this.cluster.node(published.name);
     if (!primary) return;
     const now = Date.now();
@@ -90,7 +91,8 @@ export class Rejoiner {
         this.attempts.delete(node.name);
         this.said.delete(node.name);
         if (this.due(node.name, now)) void this.reportReturn(node, published);
-      } else if (observation && ['exited', 'created'].includes(observation.container) && this.due(node.name, now)) {
+      } else if (!paused && observation && ['exited', 'created'].includes(observation.container) && this.due(node.name, now)) {
+        // Maintenance mode means hands off the data: a node whose rejoin failed waits for resume.
         void this.retryExited(node, primary, published);
       }
     }

@@ -124,7 +124,13 @@ describe('HTTP on every agent', () => {
   });
 
   it('GET /replica: 200 with both streaming replicas', async () => {
-    const reply = await get(running.agents[0]!, '/replica');
+    // A replica that has received WAL but replayed no commit since it started has no replay lag yet
+    // (null, "not known"): wait for a reply in which both have one.
+    const reply = await eventually(async () => {
+      const r = await get(running.agents[0]!, '/replica');
+      const known = r.status === 200 && (JSON.parse(r.text) as { replicas: Array<{ replayLagSeconds: number | null }> }).replicas.every((x) => x.replayLagSeconds !== null);
+      return known ? r : undefined;
+    }, 'both replicas with a known replay lag on /replica', 15_000, 100);
     expect(reply.status, reply.text).toBe(200);
     const body = JSON.parse(reply.text) as { replicas: Array<{ name: string; port: number; upstream: string; lagBytes: number | null; replayLagSeconds: number | null }> };
     expect(body.replicas.map((r) => [r.name, r.port, r.upstream])).toEqual([

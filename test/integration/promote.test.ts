@@ -105,9 +105,12 @@ describe('failover promote', () => {
     const target = ['pgsql', 'replica-1', 'replica-2'].find((n) => n !== published.name)!;
     await agents.store.setPaused({ since: new Date().toISOString(), by: 'test' });
     await docker.getContainer(cluster.node(published.name).container).kill();
+    // A manual failover: asked once the leader has seen the primary down (asked sooner, it is a
+    // switchover whose target may just have lost its stream, and is rightly refused).
+    await eventually(async () => (await agents.store.verdict())?.rule === 'failed-while-paused', 'the leader seeing the primary failed (paused)', 30_000, 100);
     const result = await failover(cluster, agents, 'promote', target, '--json');
     await agents.store.setPaused(null);
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, from: published.name, to: target, kind: 'failover', epoch: published.epoch + 1 });
     expect(await agents.store.published()).toMatchObject({ name: target, epoch: published.epoch + 1 });
   });
