@@ -26,7 +26,7 @@ export function rejoinStatuses(records: RejoinRecord[], now: number): RejoinStat
 export function renderRejoins(rejoins: RejoinStatus[]): string[] {
   return rejoins.map((r) => {
     const progress = r.progress ? `, ${r.progress.phase}: ${mb(r.progress.doneBytes)}${r.progress.totalBytes === null ? '' : ` of ${mb(r.progress.totalBytes)}`}` : '';
-    const end = r.state === 'done' ? ` in ${r.ms ?? '?'} ms` : r.state === 'failed' ? `: ${r.error ?? 'failed'}` : ` since ${r.startedAt}${progress}`;
+    const end = r.state === 'done' ? (r.ms === null ? '' : ` in ${r.ms} ms`) : r.state === 'failed' ? `: ${r.error ?? 'failed'}` : ` since ${r.startedAt}${progress}`;
     return `rejoin ${r.node} by ${r.method} from ${r.source} (epoch ${r.epoch}) ${r.state}${end}`;
   });
 }

@@ -22,6 +22,11 @@ describe('rejoins in status', () => {
     expect(renderRejoins(shown)[0]).toBe('rejoin replica-2 by clone from pgsql (epoch 4) failed: exit 75');
   });
 
+  it('a finished one says how long it took when that is known, and nothing made up when it is not', () => {
+    const lines = renderRejoins(rejoinStatuses([record({ state: 'done', ms: 4300, method: 'rewind' }), record({ node: 'replica-1', state: 'done' })], NOW));
+    expect(lines).toEqual(['rejoin replica-2 by rewind from pgsql (epoch 4) done in 4300 ms', 'rejoin replica-1 by clone from pgsql (epoch 4) done']);
+  });
+
   it('a record from etcd is input: a node name that is not one, or an unknown method, does not parse', () => {
     expect(rejoinRecordSchema.safeParse(record()).success).toBe(true);
     expect(rejoinRecordSchema.safeParse({ ...record(), node: 'x\n[databases]' }).success).toBe(false);
