@@ -7,7 +7,7 @@ import type { AgentView, Published } from '../core/types.js';
 import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import { readSnapshot } from '../dcs/snapshot.js';
-import { encode, type HistoryRecord, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
+import { encode, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
 import { describeError } from '../postgres/connection.js';
 import { publishFirstPrimary } from './bootstrap.js';
 import type { ClusterContext } from './cluster-context.js';
@@ -96,7 +96,7 @@ export class LeaderDuties {
     this.pruneEvents(now);
     for (const action of decision.actions) {
       if (!this.leadership.isLeader()) return;
-      await this.act(action, published, decision.rule, snapshot.history[0], own);
+      await this.act(action, published, decision.rule, own);
     }
     if (request && decision.request && decision.request.rule !== 'promote-request-deferred' && this.leadership.isLeader()) {
       await this.handleRequest(request, published, decision.request);
@@ -206,7 +206,7 @@ export class LeaderDuties {
     }
   }
 
-  private async act(action: Action, published: Published | null, rule: string, latest: HistoryRecord | undefined, own: AgentView): Promise<void> {
+  private async act(action: Action, published: Published | null, rule: string, own: AgentView): Promise<void> {
     const log = this.cluster.log;
     switch (action.type) {
       case 'resume':

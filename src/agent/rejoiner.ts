@@ -34,6 +34,8 @@ export class Rejoiner {
   private readonly said = new Map<string, string>();
   private readonly lookedAt = new Map<string, number>();
   private readonly judgedAt = new Map<string, number>();
+  /** Streaming nodes whose rejoin record in etcd was looked at since they last streamed: read once, not every 2 s. */
+  private readonly recordChecked = new Set<string>();
   /** The AT of each node's last reported entrypoint rejoin. */
   private readonly reported = new Map<string, number>();
   private readonly timings: RejoinTimings;
@@ -91,9 +93,13 @@ export class Rejoiner {
         this.attempts.delete(node.name);
         this.said.delete(node.name);
         if (this.due(node.name, now)) void this.reportReturn(node, published);
-      } else if (!paused && observation && ['exited', 'created'].includes(observation.container) && this.due(node.name, now)) {
+      } else {
+        // Not streaming now: once it streams again, its record in etcd is looked at once more.
+        this.recordChecked.delete(node.name);
         // Maintenance mode means hands off the data: a node whose rejoin failed waits for resume.
-        void this.retryExited(node, primary, published);
+        if (!paused && observation && ['exited', 'created'].includes(observation.container) && this.due(node.name, now)) {
+          void this.retryExited(node, primary, published);
+        }
       }
     }
   }
@@ -196,7 +202,8 @@ export class Rejoiner {
    * that streams again: ended, so status does not show it running forever.
    */
   private async closeStaleRecord(node: string): Promise<void> {
-    if (this.rejoining.has(node) || this.records.get(node)?.state === 'done') return;
+    if (this.rejoining.has(node) || this.recordChecked.has(node)) return;
+    this.recordChecked.add(node);
     const text = await this.cluster.etcd.get(this.cluster.store.keys.rejoin(node)).string();
     const parsed = text === null ? null : rejoinRecordSchema.safeParse(JSON.parse(text));
     if (!parsed?.success || parsed.data.state !== 'running') return;

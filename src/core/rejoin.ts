@@ -1,6 +1,6 @@
-// Which replicas must be rebuilt from the published primary. A rejoin wipes a
-// standby's data directory (pg_basebackup), so it is only ever proposed with
-// evidence that the standby will not find its way back on its own.
+// Which replicas must be rejoined from the published primary. A rejoin may stop a
+// standby for a rewind or a clone (core/rejoin-method.ts chooses), so it is only ever
+// proposed with evidence that the standby will not find its way back on its own.
 import { sqlOf, streamsFrom } from './liveness.js';
 import type { StreamingWatch } from './streaming-watch.js';
 import type { NodeObservation, NodeSpec, Published } from './types.js';
