@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { baseDirOf, resolveConfigPaths } from './paths.js';
 import { configSchema, type Config, type Credential } from './schema.js';
 
 export class ConfigError extends Error {
@@ -46,11 +47,11 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv = 
       parsed.error.issues.map((issue) => `config: ${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`),
     );
   }
-  return parsed.data;
+  return file ? resolveConfigPaths(parsed.data, baseDirOf(file)) : parsed.data;
 }
 
 /** Resolves a credential's password from the environment or a file; never logged. */
-export function passwordOf(credential: Credential, env: NodeJS.ProcessEnv = process.env): string {
+export function passwordOf(credential: Pick<Credential, 'user' | 'passwordEnv' | 'passwordFile'>, env: NodeJS.ProcessEnv = process.env): string {
   if (credential.passwordEnv !== undefined) {
     const value = env[credential.passwordEnv];
     if (value !== undefined && value !== '') return value;

@@ -3,17 +3,30 @@ import { z } from 'zod';
 // Node names appear in commands (`failover promote replica-1`) and etcd keys.
 const nodeName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
 
+/**
+ * A Docker engine: the local socket (the default), or a remote engine over mutual TLS
+ * only. A remote engine over plain http would let anyone on the path start, stop and
+ * exec in the database containers, so it is refused (issue 15). `ca`, `cert` and `key`
+ * are file paths (relative ones as for every path in the config: see config/paths.ts).
+ */
 const dockerEndpoint = z
   .object({
     socketPath: z.string().optional(),
     host: z.string().optional(),
     port: z.number().int().positive().optional(),
     protocol: z.enum(['http', 'https']).optional(),
-    ca: z.string().optional(),
-    cert: z.string().optional(),
-    key: z.string().optional(),
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((docker, ctx) => {
+    if (docker.host === undefined) return;
+    if (docker.protocol !== 'https') ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'a remote Docker engine is reached over TLS only: set protocol "https" with ca, cert and key' });
+    for (const file of ['ca', 'cert', 'key'] as const) {
+      if (docker[file] === undefined) ctx.addIssue({ code: 'custom', path: [file], message: `a remote Docker engine needs ${file} (a file path) for mutual TLS` });
+    }
+  });
 
 const nodeSchema = z
   .object({
@@ -129,17 +142,101 @@ const etcdEndpoint = z
   .url()
   .refine((url) => !/^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i.test(url), { message: 'credentials do not belong in the URL; give etcd endpoints as scheme://host:port' });
 
+const etcdLogin = z
+  .object({
+    user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an etcd user name'),
+    passwordEnv: z.string().optional(),
+    passwordFile: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((c) => c.passwordEnv !== undefined || c.passwordFile !== undefined, { message: 'give passwordEnv or passwordFile' });
+
+/**
+ * etcd, locked down (issue 15): TLS with the cluster's CA (`cacert`), a client
+ * certificate (`cert`, `key`), and a user whose role reaches only this cluster's keys.
+ * `reader` is a second login with a read-only role: `status`, `health`, `history` and
+ * `events` use it when it is given, so that reading the cluster never needs the
+ * credentials that can change it.
+ */
+const etcdSchema = z
+  .object({
+    endpoints: z.array(etcdEndpoint).min(1).default(['http://127.0.0.1:2379']),
+    prefix: z.string().regex(/^\/[^\s]*[^/\s]$/, 'an absolute key prefix without a trailing slash').default('/pg-failover'),
+    callTimeoutMs: z.number().int().min(100).max(30_000).default(1000),
+    cacert: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an etcd user name').optional(),
+    passwordEnv: z.string().optional(),
+    passwordFile: z.string().min(1).optional(),
+    reader: etcdLogin.optional(),
+  })
+  .strict()
+  .superRefine((etcd, ctx) => {
+    if ((etcd.cert === undefined) !== (etcd.key === undefined)) ctx.addIssue({ code: 'custom', path: [etcd.cert === undefined ? 'cert' : 'key'], message: 'give cert and key together (the client certificate and its key)' });
+    if (etcd.user !== undefined && etcd.passwordEnv === undefined && etcd.passwordFile === undefined) ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'give passwordFile or passwordEnv for the etcd user' });
+    if (etcd.user === undefined && (etcd.passwordEnv !== undefined || etcd.passwordFile !== undefined)) ctx.addIssue({ code: 'custom', path: ['user'], message: 'a password needs the etcd user it belongs to' });
+    const tls = etcd.cacert !== undefined || etcd.cert !== undefined;
+    etcd.endpoints.forEach((endpoint, i) => {
+      if (tls && !endpoint.startsWith('https://')) ctx.addIssue({ code: 'custom', path: ['endpoints', i], message: 'with cacert or a client certificate, etcd endpoints must be https://host:port' });
+    });
+  });
+
+/**
+ * TLS for the agents' own PostgreSQL connections and the replication conninfo they write
+ * (issue 15). `ca` is the CA file as the agent sees it; `nodeCa` the same CA as the node
+ * containers see it (primary_conninfo's sslrootcert). verify-full checks that the
+ * server's certificate names the host connected to.
+ */
+const postgresTlsSchema = z
+  .object({
+    mode: z.enum(['verify-full', 'verify-ca', 'require', 'disable']).default('verify-full'),
+    ca: z.string().min(1).optional(),
+    nodeCa: z.string().regex(/^\/.+/, 'an absolute path inside the node containers').optional(),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    if ((tls.mode === 'verify-full' || tls.mode === 'verify-ca') && tls.ca === undefined) ctx.addIssue({ code: 'custom', path: ['ca'], message: `sslmode ${tls.mode} needs ca (the CA file that signed the nodes' certificates)` });
+  });
+
+/** The agent's read-only HTTP API (issue 15: TLS, a client certificate or a bearer token). */
+const httpSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(1).max(65535),
+    tls: z
+      .object({
+        cert: z.string().min(1),
+        key: z.string().min(1),
+        /** When given, a client must present a certificate this CA signed. */
+        clientCa: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /** A bearer token every request must carry (`Authorization: Bearer …`), from a file or the environment. */
+    tokenFile: z.string().min(1).optional(),
+    tokenEnv: z.string().min(1).optional(),
+    /**
+     * Serving a non-loopback address with neither a client certificate nor a token is
+     * refused unless this is set: say so explicitly (the lab does, its port is published
+     * on 127.0.0.1 only).
+     */
+    allowUnauthenticated: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((http, ctx) => {
+    if (http.tokenFile !== undefined && http.tokenEnv !== undefined) ctx.addIssue({ code: 'custom', path: ['tokenFile'], message: 'give tokenFile or tokenEnv, not both' });
+    const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(http.host);
+    const authenticated = http.tls?.clientCa !== undefined || http.tokenFile !== undefined || http.tokenEnv !== undefined;
+    if (!loopback && !authenticated && !http.allowUnauthenticated) {
+      ctx.addIssue({ code: 'custom', path: ['host'], message: `serving ${http.host} (not loopback) needs tls.clientCa or a bearer token (tokenFile/tokenEnv); set allowUnauthenticated: true to serve it openly on purpose` });
+    }
+  });
+
 export const configSchema = z
   .object({
     cluster: nodeName.default('main'),
-    etcd: z
-      .object({
-        endpoints: z.array(etcdEndpoint).min(1).default(['http://127.0.0.1:2379']),
-        prefix: z.string().regex(/^\/[^\s]*[^/\s]$/, 'an absolute key prefix without a trailing slash').default('/pg-failover'),
-        callTimeoutMs: z.number().int().min(100).max(30_000).default(1000),
-      })
-      .strict()
-      .default({ endpoints: ['http://127.0.0.1:2379'], prefix: '/pg-failover', callTimeoutMs: 1000 }),
+    etcd: etcdSchema.default({ endpoints: ['http://127.0.0.1:2379'], prefix: '/pg-failover', callTimeoutMs: 1000 }),
     database: z.string().min(1).default('postgres'),
     superuser: credentialSchema.default({ user: 'postgres', passwordEnv: 'POSTGRES_PASSWORD' }),
     replication: replicationSchema.default({ user: 'replicator', passwordEnv: 'REPLICATION_PASSWORD', synchronous: SYNCHRONOUS_OFF }),
@@ -187,13 +284,14 @@ export const configSchema = z
     /** Commands the leader runs after a promotion is published; they never hold it back. */
     hooks: z.object({ onRoleChange: z.array(hookSchema).default([]) }).strict().default({ onRoleChange: [] }),
     /** The agent's HTTP status and metrics server; off when absent. */
-    http: z
-      .object({
-        host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(1).max(65535),
-      })
-      .strict()
-      .optional(),
+    http: httpSchema.optional(),
+    /** TLS for PostgreSQL connections (issue 15); absent: plain connections (a lab without certificates). */
+    tls: postgresTlsSchema.optional(),
+    /**
+     * The passwords the lab shipped with before issue 15 are public: an agent refuses to
+     * run with one unless the config marks itself as a throw-away lab with this.
+     */
+    allowPublicLabPasswords: z.boolean().default(false),
     /** The event log under <prefix>/<cluster>/events/: the leader keeps the newest maxCount, none older than maxAgeDays. */
     events: z
       .object({
@@ -227,6 +325,10 @@ export type NodeConfig = Config['nodes'][number];
 export type Credential = z.infer<typeof credentialSchema>;
 export type PgBouncerConfig = z.infer<typeof pgbouncerSchema>;
 export type HookConfig = z.infer<typeof hookSchema>;
+export type EtcdConfig = z.infer<typeof etcdSchema>;
+export type HttpConfig = z.infer<typeof httpSchema>;
+export type PostgresTlsConfig = z.infer<typeof postgresTlsSchema>;
+export type DockerEndpointConfig = z.infer<typeof dockerEndpoint>;
 
 /** Slot names allow only [a-z0-9_]: derived from the node name so every node knows every other's slot. */
 export function slotNameOf(node: string): string {
