@@ -5,7 +5,8 @@ import type { Config, NodeConfig } from '../config/schema.js';
 import { replicationHostOf, slotNameOf } from '../config/schema.js';
 import { passwordOf } from '../config/load.js';
 import { engineFor, inspectContainer } from '../docker/engine.js';
-import type { Endpoint } from '../postgres/connection.js';
+import { sslOptionsOf, type Endpoint, type EndpointTls } from '../postgres/connection.js';
+import { loadEndpointTls } from '../postgres/endpoint-tls.js';
 import type { NodeSpec } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { ClusterStore } from '../dcs/store.js';
@@ -34,6 +35,8 @@ export class ClusterContext {
   private readonly pools = new Map<string, pg.Pool>();
   private readonly pgdata = new Map<string, string>();
   private readonly superPassword: string;
+  /** The config's PostgreSQL TLS with its CA read (once, here). */
+  private readonly tls: EndpointTls | undefined;
   readonly replicationPassword: string;
   /** The PgBouncer admin console's password, when endpoints are configured. */
   readonly poolerPassword: string | null;
@@ -48,6 +51,7 @@ export class ClusterContext {
     this.superPassword = passwordOf(config.superuser, env);
     this.replicationPassword = passwordOf(config.replication, env);
     this.poolerPassword = config.endpoints ? passwordOf(config.endpoints.admin, env) : null;
+    this.tls = loadEndpointTls(config.tls);
   }
 
   get nodes(): NodeConfig[] {
@@ -67,7 +71,7 @@ export class ClusterContext {
   }
 
   sqlEndpoint(node: NodeConfig): Endpoint {
-    return { host: node.host, port: node.port, user: this.config.superuser.user, password: this.superPassword, database: this.config.database };
+    return { host: node.host, port: node.port, user: this.config.superuser.user, password: this.superPassword, database: this.config.database, ...(this.tls ? { tls: this.tls } : {}) };
   }
 
   /**
@@ -77,9 +81,10 @@ export class ClusterContext {
   pool(node: NodeConfig): pg.Pool {
     let pool = this.pools.get(node.name);
     if (!pool) {
-      const endpoint = this.sqlEndpoint(node);
+      const { tls: _tls, ...endpoint } = this.sqlEndpoint(node);
       pool = new pg.Pool({
         ...endpoint,
+        ssl: sslOptionsOf({ host: node.host, tls: this.tls }),
         max: 3,
         idleTimeoutMillis: 30_000,
         connectionTimeoutMillis: SQL_DEADLINES.connectMs,
@@ -137,7 +142,10 @@ export class ClusterContext {
 
   /**
    * libpq conninfo a replica uses to stream from `primary`. Names the node's password
-   * file when the config has one; otherwise it holds the replication password.
+   * file when the config has one; otherwise it holds the replication password. With tls,
+   * it carries the config's sslmode and, for the verifying modes, the CA as the node
+   * containers see it (tls.nodeCa): sslrootcert with require would make libpq verify the
+   * chain after all, which is verify-ca's job.
    */
   primaryConninfo(primary: NodeConfig, replica: NodeConfig): string {
     const quote = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -149,6 +157,14 @@ export class ClusterContext {
       passfile ? `passfile=${quote(passfile)}` : `password=${quote(this.replicationPassword)}`,
       `application_name=${quote(replica.name)}`,
       'connect_timeout=2',
+      ...this.sslConninfo(quote),
     ].join(' ');
+  }
+
+  private sslConninfo(quote: (v: string) => string): string[] {
+    const tls = this.config.tls;
+    if (!tls) return [];
+    const verifying = tls.mode === 'verify-full' || tls.mode === 'verify-ca';
+    return [`sslmode=${tls.mode}`, ...(verifying && tls.nodeCa ? [`sslrootcert=${quote(tls.nodeCa)}`] : [])];
   }
 }

@@ -1,10 +1,55 @@
-import { Etcd3, GRPCUnavailableError } from 'etcd3';
+import { readFileSync } from 'node:fs';
+import { Etcd3, GRPCUnavailableError, type IOptions } from 'etcd3';
 import { handleWhen, noop, retry } from 'cockatiel';
+import { ConfigError, passwordOf } from '../config/load.js';
 import { MemberDown, MemberGate } from './member-gate.js';
 
+interface EtcdLogin {
+  user: string;
+  passwordEnv?: string | undefined;
+  passwordFile?: string | undefined;
+}
+
+/** The config's etcd section (or the part of it a caller has): endpoints, deadline, TLS files, logins. */
 export interface EtcdOptions {
   endpoints: string[];
   callTimeoutMs: number;
+  cacert?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  user?: string | undefined;
+  passwordEnv?: string | undefined;
+  passwordFile?: string | undefined;
+  reader?: EtcdLogin | undefined;
+}
+
+/**
+ * Which login a client uses: the agents' (read-write on the cluster's keys), or the
+ * read-only one for commands that only read (`status`, `health`, `history`, `events`),
+ * when the config has one.
+ */
+export type EtcdRole = 'agent' | 'reader';
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new ConfigError([`config: etcd.${what}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+}
+
+/** TLS and login options for etcd3, read from the files the config names. The password never leaves this object. */
+export function etcdSecurity(options: EtcdOptions, role: EtcdRole = 'agent', env: NodeJS.ProcessEnv = process.env): Pick<IOptions, 'credentials' | 'auth'> {
+  const security: Pick<IOptions, 'credentials' | 'auth'> = {};
+  if (options.cacert !== undefined || options.cert !== undefined) {
+    security.credentials = {
+      rootCertificate: options.cacert !== undefined ? readPem(options.cacert, 'cacert') : (undefined as unknown as Buffer),
+      ...(options.cert !== undefined && options.key !== undefined ? { certChain: readPem(options.cert, 'cert'), privateKey: readPem(options.key, 'key') } : {}),
+    };
+  }
+  const login: EtcdLogin | undefined = role === 'reader' && options.reader ? options.reader : options.user !== undefined ? { user: options.user, passwordEnv: options.passwordEnv, passwordFile: options.passwordFile } : undefined;
+  if (login) security.auth = { username: login.user, password: passwordOf(login, env) };
+  return security;
 }
 
 /**
@@ -18,10 +63,11 @@ export interface EtcdOptions {
  * that does not answer is passed over until it can be reached again (`MemberGate`),
  * and a call that provably never reached a member goes to the next (see retriesOnAnotherMember).
  */
-export function createEtcd(options: EtcdOptions): Etcd3 {
+export function createEtcd(options: EtcdOptions, role: EtcdRole = 'agent'): Etcd3 {
   const several = options.endpoints.length > 1;
   return new Etcd3({
     hosts: options.endpoints,
+    ...etcdSecurity(options, role),
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + options.callTimeoutMs }),
     faultHandling: several
       ? {

@@ -1,7 +1,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import type { Config, NodeConfig } from '../config/schema.js';
 import { passwordOf } from '../config/load.js';
-import type { Endpoint } from '../postgres/connection.js';
+import type { Endpoint, EndpointTls } from '../postgres/connection.js';
+import { loadEndpointTls } from '../postgres/endpoint-tls.js';
 
 /**
  * How a drill on the Docker host reaches the lab's nodes: through the ports they
@@ -10,17 +11,20 @@ import type { Endpoint } from '../postgres/connection.js';
  */
 export class LabAccess {
   private readonly password: string;
+  /** The config's PostgreSQL TLS with its CA read once; the nodes' certificates name 127.0.0.1 for this. */
+  private readonly tls: EndpointTls | undefined;
 
   constructor(
     readonly config: Config,
     env: NodeJS.ProcessEnv = process.env,
   ) {
     this.password = passwordOf(config.superuser, { ...dotenv(), ...env });
+    this.tls = loadEndpointTls(config.tls);
   }
 
   endpoint(node: NodeConfig, database = this.config.database): Endpoint {
     if (node.hostPort === undefined) throw new Error(`node ${node.name} has no hostPort in the config; a drill reaches nodes through 127.0.0.1:<hostPort>`);
-    return { host: '127.0.0.1', port: node.hostPort, user: this.config.superuser.user, password: this.password, database };
+    return { host: '127.0.0.1', port: node.hostPort, user: this.config.superuser.user, password: this.password, database, ...(this.tls ? { tls: this.tls } : {}) };
   }
 
   /** The write endpoint (PgBouncer) as a client on the Docker host reaches it. */

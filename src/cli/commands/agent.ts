@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import type { Etcd3 } from 'etcd3';
 import { Agent } from '../../agent/agent.js';
 import { ClusterContext } from '../../agent/cluster-context.js';
 import { serveAgentHttp } from '../../http/agent-http.js';
@@ -23,12 +24,13 @@ export function registerAgent(program: Command): void {
       if (config.nodes.some((n) => n.name === 'unconfigured')) throw new CliError('agent: no config; pass --config <file> or set FAILOVER_CONFIG', 2);
       const agentId = options.id ?? process.env.FAILOVER_AGENT_ID ?? hostname();
       const log = createLogger('pg-failover').child({ agent: agentId, cluster: config.cluster });
-      const etcd = createEtcd(config.etcd);
+      let etcd: Etcd3 | undefined;
       let cluster: ClusterContext;
       try {
+        etcd = createEtcd(config.etcd);
         cluster = new ClusterContext(config, etcd, log);
       } catch (error) {
-        etcd.close();
+        etcd?.close();
         if (error instanceof ConfigError) throw new CliError(error.message, 2);
         throw error;
       }

@@ -22,7 +22,7 @@ export function registerEvents(program: Command): void {
     .option('--json', 'machine-readable output (with --follow: one JSON object per line)')
     .action(async (options: { since?: number; follow?: boolean; json?: boolean }, command: Command) => {
       const config = configOf(command);
-      const { etcd, store } = await openStore(config);
+      const { etcd, store } = await openStore(config, 'reader');
       const print = (events: ClusterEvent[]) => {
         if (options.json && !options.follow) process.stdout.write(jsonText(events));
         else for (const e of events) process.stdout.write(options.json ? `${JSON.stringify(e)}\n` : `${formatEvent(e)}\n`);

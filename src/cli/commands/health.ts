@@ -86,7 +86,7 @@ function labAccessOf(command: Command): LabAccess {
 }
 
 async function publishedPrimary(access: LabAccess): Promise<Published | null> {
-  const { etcd, store } = await openStore(access.config);
+  const { etcd, store } = await openStore(access.config, 'reader');
   try {
     return await store.published();
   } catch (error) {

@@ -7,7 +7,7 @@ export function registerHistory(program: Command): void {
     .description('past promotions, newest first')
     .option('--json', 'machine-readable output')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const history = await withStore(command, (store) => store.history());
+      const history = await withStore(command, (store) => store.history(), 'reader');
       if (options.json) {
         printJson(history);
         return;

@@ -8,7 +8,7 @@ export function registerStatus(program: Command): void {
     .description('the cluster as agents see it')
     .option('--json', 'machine-readable output')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const status = await withStore(command, (store, config) => readStatus(store, config.cluster, config.replication.synchronous));
+      const status = await withStore(command, (store, config) => readStatus(store, config.cluster, config.replication.synchronous), 'reader');
       if (options.json) printJson(status);
       else process.stdout.write(`${renderStatus(status)}\n`);
     });
