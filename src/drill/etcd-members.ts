@@ -1,5 +1,5 @@
 import type { Etcd3 } from 'etcd3';
-import { createEtcd } from '../dcs/client.js';
+import { createEtcd, type EtcdOptions } from '../dcs/client.js';
 
 export interface MemberAnswer {
   endpoint: string;
@@ -63,11 +63,14 @@ export function membersProblem(facts: MemberFacts, minMembers: number): string |
 export class EtcdMembers {
   private readonly clients: Array<[string, Etcd3]>;
 
-  constructor(
-    readonly endpoints: string[],
-    callTimeoutMs = 1000,
-  ) {
-    this.clients = endpoints.map((endpoint) => [endpoint, createEtcd({ endpoints: [endpoint], callTimeoutMs })]);
+  readonly endpoints: string[];
+  /** A key the read-only login may read: a locked etcd (issue 15) refuses one outside the prefix. */
+  private readonly probeKey: string;
+
+  constructor(etcd: EtcdOptions & { prefix: string }, callTimeoutMs = 1000) {
+    this.endpoints = etcd.endpoints;
+    this.probeKey = `${etcd.prefix}/health`;
+    this.clients = etcd.endpoints.map((endpoint) => [endpoint, createEtcd({ ...etcd, endpoints: [endpoint], callTimeoutMs }, 'reader')]);
   }
 
   async facts(): Promise<MemberFacts> {
@@ -75,7 +78,7 @@ export class EtcdMembers {
       this.clients.map(async ([endpoint, client]): Promise<MemberAnswer | MemberFailure> => {
         try {
           // A quorum read, as `etcdctl endpoint health` does: a member cut off from the others fails it.
-          await client.get('health').string();
+          await client.get(this.probeKey).string();
           const status = await client.maintenance.status();
           return { endpoint, id: status.header.member_id, leader: status.leader };
         } catch (error) {

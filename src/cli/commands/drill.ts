@@ -64,7 +64,7 @@ export function registerDrill(program: Command): void {
         throw error;
       }
       const { etcd, store } = await openStore(access.config);
-      const etcdMembers = new EtcdMembers(access.config.etcd.endpoints);
+      const etcdMembers = new EtcdMembers(access.config.etcd);
       const reports = [];
       // Ctrl-C undoes the fault in force (unpause, reconnect, restart) before leaving.
       // A holder, not a `let`: TypeScript cannot see that the callback below assigns it.
