@@ -7,6 +7,10 @@
 # A data directory that already holds a cluster is started as it is: never initdb
 # over it, never re-clone it. Whether it comes up as a primary or a standby is
 # decided by its own standby.signal, which is what the orchestrator's fencing sets.
+# Security (issue 15, see pgf-security.sh): passwords from *_FILE, TLS from $PGF_TLS_DIR,
+# pg_hba.conf and pg_ident.conf rewritten at every start, least-privilege roles:
+#   APP_USER, APP_PASSWORD(_FILE)        the application's role, owner of POSTGRES_DB
+#   PGBOUNCER_AUTH_USER (pgbouncer_auth), PGBOUNCER_AUTH_PASSWORD(_FILE)   PgBouncer's lookup role
 set -euo pipefail
 
 : "${PGDATA:=/var/lib/postgresql/data}"
@@ -17,9 +21,14 @@ set -euo pipefail
 : "${PRIMARY_PORT:=5432}"
 : "${NODE_NAME:=$(hostname)}"
 : "${PEER_HOSTS:=}"
+: "${REWIND_USER:=rewinder}"
+: "${PGBOUNCER_AUTH_USER:=pgbouncer_auth}"
+: "${APP_USER:=}"
 
 log() { printf '%s entrypoint: %s\n' "$(date -u +%FT%T.%3NZ)" "$*" >&2; }
 die() { log "$*"; exit 1; }
+# shellcheck source=pgf-security.sh
+. /usr/local/lib/pg-failover/pgf-security.sh
 
 cluster_exists() { [ -s "$PGDATA/PG_VERSION" ]; }
 
@@ -51,57 +60,32 @@ wal_receiver_status_interval = '1s'
 wal_retrieve_retry_interval = '500ms'
 recovery_target_timeline = 'latest'
 password_encryption = 'scram-sha-256'
+# TLS (ssl, ssl_*_file) is set on the command line at every start from $PGF_TLS_DIR; pg_hba.conf too is rewritten then.
 CONF
-  cat >"$PGDATA/pg_hba.conf" <<HBA
-# local socket inside the container (the orchestrator's docker exec, health checks)
-local   all          all                            trust
-local   replication  all                            trust
-# over the network: passwords only; the replication role may not open a database
-host    replication  ${REPLICATION_USER}  all       scram-sha-256
-host    all          ${REPLICATION_USER}  all       reject
-host    all          all                  all       scram-sha-256
-HBA
 }
 
 init_primary() {
-  [ -n "${POSTGRES_PASSWORD:-}" ] || die "POSTGRES_PASSWORD is empty; set it (see .env.example)"
-  [ -n "${REPLICATION_PASSWORD:-}" ] || die "REPLICATION_PASSWORD is empty; set it (see .env.example)"
+  [ -n "${POSTGRES_PASSWORD:-}" ] || die "POSTGRES_PASSWORD is empty; set POSTGRES_PASSWORD_FILE (or POSTGRES_PASSWORD)"
+  [ -n "${REPLICATION_PASSWORD:-}" ] || die "REPLICATION_PASSWORD is empty; set REPLICATION_PASSWORD_FILE (or REPLICATION_PASSWORD)"
+  [ -z "$APP_USER" ] || [ -n "${APP_PASSWORD:-}" ] || die "APP_USER='$APP_USER' has no password; set APP_PASSWORD_FILE (or APP_PASSWORD)"
   log "initialising a new primary in $PGDATA"
   local pwfile
   pwfile=$(mktemp)
   printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
   # shellcheck disable=SC2086
   initdb -D "$PGDATA" --username="$POSTGRES_USER" --pwfile="$pwfile" \
-    --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 ${POSTGRES_INITDB_ARGS:-} >/dev/null
+    --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 ${POSTGRES_INITDB_ARGS:-} >/dev/null
   rm -f "$pwfile"
   write_replication_settings
+  write_access_rules
 
   pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql" -w start >/dev/null
-  local psql=(psql -v ON_ERROR_STOP=1 -X -q --username "$POSTGRES_USER" --dbname postgres)
-  "${psql[@]}" -v user="$REPLICATION_USER" -v pass="$REPLICATION_PASSWORD" <<'SQL'
-SET password_encryption = 'scram-sha-256';
-CREATE ROLE :"user" WITH REPLICATION LOGIN PASSWORD :'pass';
-SQL
-  # pg_rewind's source role: not a superuser, only the four file functions it calls (PostgreSQL's docs).
-  "${psql[@]}" -v user="${REWIND_USER:-rewinder}" -v pass="$REPLICATION_PASSWORD" <<'SQL'
-SET password_encryption = 'scram-sha-256';
-CREATE ROLE :"user" WITH LOGIN PASSWORD :'pass';
-GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO :"user";
-GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO :"user";
-GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO :"user";
-GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO :"user";
--- To see that a new primary checkpointed on its timeline, and to ask for it (pg_checkpoint: 15+).
-GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_checkpoint() TO :"user";
-SELECT format('GRANT pg_checkpoint TO %I', :'user') WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_checkpoint') \gexec
-SQL
-  if [ "$POSTGRES_DB" != postgres ]; then
-    "${psql[@]}" -v db="$POSTGRES_DB" <<'SQL'
-CREATE DATABASE :"db";
-SQL
-  fi
+  local psql=(psql -v ON_ERROR_STOP=1 -X -q --username "$POSTGRES_USER")
+  # Passwords travel on psql's standard input, never in its arguments.
+  create_roles "${psql[@]}"
   local slot
   for slot in ${REPLICA_SLOTS//,/ }; do
-    "${psql[@]}" -c "SELECT pg_create_physical_replication_slot('$slot')" >/dev/null
+    "${psql[@]}" --dbname postgres -c "SELECT pg_create_physical_replication_slot('$slot')" >/dev/null
     log "created physical slot $slot"
   done
   local f
@@ -117,7 +101,7 @@ SQL
 
 init_replica() {
   [ -n "${PRIMARY_HOST:-}" ] || die "PRIMARY_HOST is empty; a replica needs the primary's host name"
-  [ -n "${REPLICATION_PASSWORD:-}" ] || die "REPLICATION_PASSWORD is empty; set it (see .env.example)"
+  [ -n "${REPLICATION_PASSWORD:-}" ] || die "REPLICATION_PASSWORD is empty; set REPLICATION_PASSWORD_FILE (or REPLICATION_PASSWORD)"
   [ -n "${REPLICATION_SLOT:-}" ] || die "REPLICATION_SLOT is empty; set the physical slot this replica streams from"
   local tries=0 host
   # After failovers the first primary may be a standby: whichever peer answers as the primary is cloned.
@@ -146,6 +130,8 @@ primary_among() {
 # initdb only for the first primary of a new cluster: an emptied data directory of a node whose
 # peers already answer belongs to a running cluster, and a new empty primary there would be a
 # writable stray. It exits for the agents to rejoin it as a clone of the published primary.
+# pg_isready sends no password, and deliberately does not verify the peer's certificate: any
+# peer that answers at all, even with a certificate this node would refuse, forbids an initdb.
 refuse_initdb_in_a_running_cluster() {
   local host
   for host in ${PEER_HOSTS//,/ }; do
@@ -266,10 +252,14 @@ write_passfile() {
   esc_user=${REPLICATION_USER//\\/\\\\}; esc_user=${esc_user//:/\\:}
   esc_pass=${REPLICATION_PASSWORD//\\/\\\\}; esc_pass=${esc_pass//:/\\:}
   # The rewind role (pg_rewind needs a database connection, which the replicator may not open) shares the password.
-  (umask 077 && printf '*:*:*:%s:%s\n*:*:*:%s:%s\n' "$esc_user" "$esc_pass" "${REWIND_USER:-rewinder}" "$esc_pass" > "$file.tmp" && mv "$file.tmp" "$file")
+  (umask 077 && printf '*:*:*:%s:%s\n*:*:*:%s:%s\n' "$esc_user" "$esc_pass" "$REWIND_USER" "$esc_pass" > "$file.tmp" && mv "$file.tmp" "$file")
 }
 
 if [ "${1:-postgres}" = postgres ]; then
+  # Bad input stops here, before anything is written.
+  load_secrets
+  check_role_names
+  check_tls
   write_passfile
   # A swap a crash interrupted is finished, an unfinished clone dropped, before anything reads the data.
   pgf-rejoin recover
@@ -285,8 +275,11 @@ if [ "${1:-postgres}" = postgres ]; then
   else
     log "existing cluster, starting as it was left"
   fi
+  write_access_rules
+  mapfile -t tls_args < <(tls_server_args)
+  log "TLS $(tls_enabled && echo "on ($PGF_TLS_DIR): hostssl only, peers verified with sslmode=verify-full" || echo "off (no certificates in $PGF_TLS_DIR)")"
   shift || true
   # cluster_name names the node in ps, in logs and to a client behind PgBouncer (SHOW cluster_name).
-  exec postgres -D "$PGDATA" ${NODE_NAME:+-c "cluster_name=$NODE_NAME"} "$@"
+  exec postgres -D "$PGDATA" ${NODE_NAME:+-c "cluster_name=$NODE_NAME"} "${tls_args[@]}" "$@"
 fi
 exec "$@"

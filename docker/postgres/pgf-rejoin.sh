@@ -12,6 +12,9 @@
 #   pgf-rejoin source-ok HOST PORT MIN_TIMELINE   exit 0 when HOST answers as a primary on a timeline >= MIN_TIMELINE
 # The swap moves directory entries (renames on one file system): it is instant whatever the
 # size, and a journal file (.pgf-swap) makes it finish after a crash at any point.
+# With TLS on (certificates in $PGF_TLS_DIR, see pgf-security.sh) every connection to HOST
+# verifies its certificate: sslmode=verify-full against the mounted ca.crt. Passwords come from
+# the passfile only, never from the arguments or the environment.
 set -euo pipefail
 
 : "${PGDATA:=/var/lib/postgresql/data}"
@@ -26,9 +29,13 @@ SWAP="$PGDATA/.pgf-swap"
 
 log() { printf '%s pgf-rejoin: %s\n' "$(date -u +%FT%T.%3NZ)" "$*" >&2; }
 die() { log "$*"; exit 1; }
+# shellcheck source=pgf-security.sh
+. /usr/local/lib/pg-failover/pgf-security.sh
 
 conninfo() { # HOST PORT USER [extra]
-  printf "host=%s port=%s user=%s passfile=%s application_name=%s connect_timeout=3%s" "$1" "$2" "$3" "$PGF_PASSFILE" "$NODE_NAME" "${4:+ $4}"
+  local tls
+  tls=$(tls_conninfo)
+  printf "host=%s port=%s user=%s passfile=%s application_name=%s connect_timeout=3%s%s" "$1" "$2" "$3" "$PGF_PASSFILE" "$NODE_NAME" "${tls:+ $tls}" "${4:+ $4}"
 }
 
 # The standby settings, written straight into postgresql.auto.conf (no server runs to ALTER
@@ -144,8 +151,9 @@ cmd_rewind() { # HOST PORT SLOT TIMELINE
   # which refuses standby.signal: the signal is put back whatever happens, so that the node
   # can never start as a primary after a failed rewind.
   rm -f "$PGDATA/standby.signal"
-  # pg_rewind copies the source's configuration files too: the node's own pg_hba.conf and
-  # postgresql.conf are the same on every node of the lab, and the standby settings follow.
+  # pg_rewind copies the source's configuration files too: postgresql.conf is the same on every
+  # node of the lab, pg_hba.conf and pg_ident.conf are rewritten at every start (TLS is set on
+  # the command line), and the standby settings follow.
   # Each line of its output is logged as it comes, with the time: where a rewind spends its
   # time (crash recovery, copying, the final sync of the data directory) shows in the log.
   out=$(pg_rewind --target-pgdata="$PGDATA" --source-server="$(conninfo "$1" "$2" "$REWIND_USER" dbname=postgres)" --progress 2>&1 |

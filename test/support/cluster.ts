@@ -6,6 +6,7 @@ import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainer
 import type { Config } from '../../src/config/schema.js';
 import { configSchema, slotNameOf } from '../../src/config/schema.js';
 import { eventually } from './eventually.js';
+import { NODE_SECRETS_DIR, NODE_TLS_DIR, RunFiles, TestTls, writeSecretFiles } from './node-tls.js';
 
 // A PostgreSQL cluster for integration tests: etcd and a primary with N streaming
 // replicas from the lab images, on a fresh Docker network, each node published on
@@ -16,6 +17,11 @@ export const TEST_LABEL = 'pg-failover.test';
 export const POSTGRES_PASSWORD = 'test-postgres-secret';
 export const REPLICATION_PASSWORD = 'test-replication-secret';
 export const PGBOUNCER_ADMIN_PASSWORD = 'test-pgbouncer-secret';
+/** The application role and PgBouncer's lookup role of a cluster started with `appRoles` (issue 15). */
+export const APP_USER = 'app';
+export const APP_PASSWORD = 'test-app-secret';
+export const PGBOUNCER_AUTH_USER = 'pgbouncer_auth';
+export const PGBOUNCER_AUTH_PASSWORD = 'test-pgbouncer-auth-secret';
 export const docker = new Docker();
 
 /** Publishes one port on 127.0.0.1 only, at a fixed host port so a restarted container keeps it. */
@@ -77,8 +83,11 @@ export interface TestCluster {
   /** PgBouncer endpoints (write, read) on 127.0.0.1, when asked for. */
   poolers: { write: TestPooler; read: TestPooler } | null;
   labels: Record<string, string>;
+  /** The run's CA and node certificates when started with `tls` (clients then verify-full against it). */
+  tls: TestTls | null;
   node(name: string): TestNode;
-  client(name: string, options?: { user?: string; password?: string; database?: string }): Promise<pg.Client>;
+  /** A client on the node's published port; with TLS it verifies the node's certificate unless `ssl` says otherwise. */
+  client(name: string, options?: { user?: string; password?: string; database?: string; ssl?: pg.ClientConfig['ssl'] }): Promise<pg.Client>;
   query<T extends pg.QueryResultRow = pg.QueryResultRow>(name: string, sql: string, params?: unknown[]): Promise<T[]>;
   /** A config for in-process agents: SQL over the published ports, replication over the network. */
   config(overrides?: Partial<Record<string, unknown>>): Config;
@@ -109,14 +118,16 @@ export async function removeLeftovers(runId?: string): Promise<void> {
   await Promise.all(containers.filter((c) => stale(c.Labels)).map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
   const networks = await docker.listNetworks({ filters: { label: [`${TEST_LABEL}=true`] } });
   await Promise.all(networks.filter((n) => stale(n.Labels)).map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
+  RunFiles.removeStale(processAlive);
 }
 
-function nodeContainer(image: string, network: string, labels: Record<string, string>, name: string, port: number, env: Record<string, string>): LoopbackContainer {
+function nodeContainer(image: string, network: string, labels: Record<string, string>, name: string, port: number, env: Record<string, string>, mounts: Array<{ source: string; target: string }> = []): LoopbackContainer {
   return new LoopbackContainer(image)
     .withName(name)
     .withNetworkMode(network)
     .withLabels(labels)
     .withEnvironment(env)
+    .withBindMounts(mounts.map((m) => ({ ...m, mode: 'ro' as const })))
     .withLoopbackPort(5432, port)
     .withHealthCheck({ test: ['CMD', 'pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432'], interval: 250, timeout: 1000, retries: 240, startPeriod: 0 })
     .withWaitStrategy(Wait.forHealthCheck())
@@ -134,7 +145,20 @@ function poolerContainer(network: string, labels: Record<string, string>, pooler
     .withStartupTimeout(30_000);
 }
 
-export async function startCluster(options: { replicas?: number; etcd?: boolean; pgbouncer?: boolean; peerHosts?: boolean } = {}): Promise<TestCluster> {
+export interface ClusterOptions {
+  replicas?: number;
+  etcd?: boolean;
+  pgbouncer?: boolean;
+  peerHosts?: boolean;
+  /** Nodes with server certificates from a CA of the run (hostssl only); the test's clients verify-full. */
+  tls?: boolean;
+  /** APP_USER (owner of the app database, not a superuser) and PgBouncer's lookup role, with passwords. */
+  appRoles?: boolean;
+  /** Passwords as mounted files (*_FILE) only, none in the containers' environment. */
+  secretFiles?: boolean;
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const replicaCount = options.replicas ?? 2;
   await removeLeftovers();
   const runId = randomBytes(3).toString('hex');
@@ -173,28 +197,24 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean;
   // As in the lab's compose file: each node names the others (an emptied first primary whose peers answer refuses initdb).
   const peersOf = (node: TestNode): Record<string, string> =>
     options.peerHosts ? { PEER_HOSTS: replicas.filter((r) => r !== node).map((r) => r.container).join(',') } : {};
+  const files = options.tls || options.secretFiles ? new RunFiles(runId) : null;
+  const tls = options.tls ? new TestTls(files!) : null;
+  const secrets: Record<string, string> = { POSTGRES_PASSWORD, REPLICATION_PASSWORD, ...(options.appRoles ? { APP_PASSWORD, PGBOUNCER_AUTH_PASSWORD } : {}) };
+  const secretMounts = options.secretFiles ? [{ source: files!.subdir('secrets'), target: NODE_SECRETS_DIR }] : [];
   const common = {
-    POSTGRES_PASSWORD,
-    REPLICATION_PASSWORD,
+    ...(options.secretFiles ? writeSecretFiles(secretMounts[0]!.source, secrets) : secrets),
+    ...(options.appRoles ? { APP_USER, PGBOUNCER_AUTH_USER } : {}),
     POSTGRES_DB: 'app',
   };
-  primary!.handle = await nodeContainer('pg-failover/postgres:lab', network, labels, primary!.container, primary!.port, {
-    ...common,
-    ...peersOf(primary!),
-    REPLICATION_MODE: 'primary',
-    NODE_NAME: primary!.name,
-    REPLICA_SLOTS: replicas.map((r) => r.slot).join(','),
-  }).start();
+  const startNode = (node: TestNode, env: Record<string, string>) =>
+    nodeContainer('pg-failover/postgres:lab', network, labels, node.container, node.port, { ...common, NODE_NAME: node.name, ...env }, [
+      ...secretMounts,
+      ...(tls ? [{ source: tls.nodeDir(node.name, node.container), target: NODE_TLS_DIR }] : []),
+    ]).start();
+  primary!.handle = await startNode(primary!, { ...peersOf(primary!), REPLICATION_MODE: 'primary', REPLICA_SLOTS: replicas.map((r) => r.slot).join(',') });
   await Promise.all(
     replicas.map(async (replica) => {
-      replica.handle = await nodeContainer('pg-failover/postgres:lab', network, labels, replica.container, replica.port, {
-        ...common,
-        ...peersOf(replica),
-        REPLICATION_MODE: 'replica',
-        NODE_NAME: replica.name,
-        PRIMARY_HOST: primary!.container,
-        REPLICATION_SLOT: replica.slot,
-      }).start();
+      replica.handle = await startNode(replica, { ...peersOf(replica), REPLICATION_MODE: 'replica', PRIMARY_HOST: primary!.container, REPLICATION_SLOT: replica.slot });
     }),
   );
   await etcdStart;
@@ -218,6 +238,7 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean;
     nodes,
     poolers,
     labels,
+    tls,
     node(name) {
       const node = nodes.find((n) => n.name === name);
       if (!node) throw new Error(`no test node ${name}`);
@@ -231,6 +252,8 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean;
         password: opts.password ?? POSTGRES_PASSWORD,
         database: opts.database ?? 'postgres',
         connectionTimeoutMillis: 3000,
+        // verify-full: the certificate names 127.0.0.1, the address connected to.
+        ssl: opts.ssl !== undefined ? opts.ssl : tls ? { ca: tls.ca(), rejectUnauthorized: true } : false,
       });
       client.on('error', () => undefined);
       await client.connect();
@@ -251,6 +274,7 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean;
         nodes: nodes.map((n) => ({ name: n.name, container: n.container, host: '127.0.0.1', port: n.port, replicationHost: n.container })),
         // The node image writes it; conninfo then carries no password (which PostgreSQL would log).
         replicationPassfile: '/var/lib/postgresql/.pgpass-replication',
+        ...(tls ? { tls: { mode: 'verify-full', ca: tls.caFile, nodeCa: `${NODE_TLS_DIR}/ca.crt` } } : {}),
         ...(poolers
           ? {
               endpoints: {
@@ -265,18 +289,13 @@ export async function startCluster(options: { replicas?: number; etcd?: boolean;
     async addReplica(name) {
       const node: TestNode = { name, container: `pgf-${runId}-${name}`, slot: slotNameOf(name), port: await freePort(), handle: null };
       await cluster.query(primary!.name, `SELECT pg_create_physical_replication_slot($1)`, [node.slot]);
-      node.handle = await nodeContainer('pg-failover/postgres:lab', network, labels, node.container, node.port, {
-        ...common,
-        REPLICATION_MODE: 'replica',
-        NODE_NAME: name,
-        PRIMARY_HOST: primary!.container,
-        REPLICATION_SLOT: node.slot,
-      }).start();
+      node.handle = await startNode(node, { REPLICATION_MODE: 'replica', PRIMARY_HOST: primary!.container, REPLICATION_SLOT: node.slot });
       nodes.push(node);
       return node;
     },
     async stop() {
       await removeLeftovers(runId);
+      files?.remove();
     },
   };
 
