@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { sslOptionsOf, type EndpointTls } from '../postgres/connection.js';
 
 /** One database as PgBouncer's `SHOW DATABASES` lists it. */
 export interface PoolerDatabase {
@@ -14,6 +15,8 @@ export interface AdminEndpoint {
   port: number;
   user: string;
   password: string;
+  /** As for the nodes (the same CA signs PgBouncer's certificate): verify-full checks it names `host`. */
+  tls?: EndpointTls | undefined;
 }
 
 export type AdminQuery = <T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string) => Promise<T[]>;
@@ -38,7 +41,8 @@ export class PgBouncerAdmin {
    * exchange, and a switch on the failover path should pay for one only.
    */
   async session<T>(use: (query: AdminQuery) => Promise<T>, timeoutMs = 2000): Promise<T> {
-    const client = new pg.Client({ ...this.endpoint, database: 'pgbouncer', connectionTimeoutMillis: Math.min(timeoutMs, 2000) });
+    const { host, port, user, password } = this.endpoint;
+    const client = new pg.Client({ host, port, user, password, database: 'pgbouncer', ssl: sslOptionsOf(this.endpoint), connectionTimeoutMillis: Math.min(timeoutMs, 2000) });
     client.on('error', () => undefined);
     const timer = setTimeout(() => client.end().catch(() => undefined), timeoutMs);
     try {
