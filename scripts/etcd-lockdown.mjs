@@ -3,6 +3,8 @@
 // Run by scripts/lab-up after the etcd members answer; idempotent. Reads the passwords
 // from .lab/secrets (never from its arguments) and reaches etcd with the lab's client
 // certificate. Usage: node scripts/etcd-lockdown.mjs <config> <secrets-dir>
+// gRPC's TLS to 127.0.0.1 triggers Node's DEP0123 warning on each connection: noise here.
+process.noDeprecation = true;
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyAccessPlan } from '../dist/dcs/access-control.js';
@@ -38,7 +40,7 @@ async function attempt(asRoot) {
 try {
   // A fresh etcd has no auth yet; a locked one refuses the anonymous client: then as root.
   await attempt(false).catch((error) => {
-    if (!/user name is empty|permission denied|authentication|invalid auth/i.test(String(error?.message))) throw error;
+    if (!/user name is empty|user name not found|permission denied|authentication|invalid auth/i.test(String(error?.message))) throw error;
     return attempt(true);
   });
   console.error(`lab: etcd locked down: users ${plan.agent.user} (read-write on ${plan.prefix}/${plan.cluster}/) and ${plan.reader.user} (read-only), authentication on`);

@@ -17,6 +17,18 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+// gRPC passes the endpoint's host as the TLS server name, and Node warns (DEP0123) on
+// every connection to an IP address such as the lab's 127.0.0.1 over TLS. The
+// certificate is still checked against the IP (its subjectAltName carries it); only
+// that warning is dropped, so that each command's stderr stays one clear line.
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((...args: unknown[]) => {
+  const [, type, code] = args;
+  const options = typeof type === 'object' && type !== null ? (type as { code?: string }) : { code };
+  if (options.code === 'DEP0123') return;
+  emitWarning(...args);
+}) as typeof process.emitWarning;
+
 const program = new Command('failover')
   .description('automated failover for PostgreSQL streaming replication in Docker')
   .option('--etcd <urls>', 'etcd endpoints, comma-separated (env FAILOVER_ETCD, default http://127.0.0.1:2379)')
