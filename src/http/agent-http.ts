@@ -7,6 +7,7 @@ import { synchronousStatus, type SynchronousConfig } from '../status/synchronous
 import type { AgentState } from './agent-state.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
 import { healthReply, json, primaryReply, replicaReply, type Reply } from './routes.js';
+import { loadHttpSecurity, type HttpSecurity, type HttpSecurityConfig } from './security.js';
 import { startHttpServer, type HttpServer } from './server.js';
 
 /** What the HTTP routes need from a running agent. */
@@ -33,8 +34,13 @@ export function singleFlight<T>(read: () => Promise<T>): () => Promise<T> {
   };
 }
 
-/** GET /primary, /replica, /health, /cluster and /metrics of one agent. */
-export function serveAgentHttp(source: AgentHttpSource, options: { host: string; port: number }, log: Logger): HttpServer {
+/**
+ * GET /primary, /replica, /health, /cluster and /metrics of one agent. TLS and the token
+ * come from `security` when the caller read them already (the agent does, before it
+ * starts), else from the config's files here: a config with `tls` is never served plain.
+ */
+export function serveAgentHttp(source: AgentHttpSource, options: { host: string; port: number; security?: HttpSecurity } & HttpSecurityConfig, log: Logger): HttpServer {
+  const security = options.security ?? loadHttpSecurity(options);
   const published = singleFlight(() => source.store.published());
   const history = singleFlight(() => source.store.history());
   const journal = singleFlight(() => source.store.journal());
@@ -53,6 +59,7 @@ export function serveAgentHttp(source: AgentHttpSource, options: { host: string;
     host: options.host,
     port: options.port,
     log,
+    security,
     routes: {
       '/health': () => healthReply(source.state()),
       '/primary': () => fromEtcd(async () => primaryReply(await published(), source.state())),

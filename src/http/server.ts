@@ -1,12 +1,15 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { describeError } from '../postgres/connection.js';
 import { json, type Reply } from './routes.js';
+import { bearerAccepted, type HttpSecurity } from './security.js';
 
-// A small read-only HTTP server on node:http. It shares the agent's event loop, so every
-// handler only reads memory or makes one bounded etcd read (1 s deadline): a slow or
-// flooding client can never hold up a tick, and nothing here can change the cluster.
+// A small read-only HTTP server on node:http, or node:https when given TLS material. It
+// shares the agent's event loop, so every handler only reads memory or makes one bounded
+// etcd read (1 s deadline): a slow or flooding client can never hold up a tick, and
+// nothing here can change the cluster.
 
 export type Handler = () => Promise<Reply> | Reply;
 
@@ -29,16 +32,28 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export function startHttpServer(options: { host: string; port: number; routes: Readonly<Record<string, Handler>>; log: Logger }): HttpServer {
+/** Refused before routing: a stranger learns neither the paths nor the methods. */
+export const TOKEN_REQUIRED = json(401, { error: 'a bearer token is required (Authorization: Bearer <token>)' });
+
+const NO_SECURITY: HttpSecurity = { tls: null, token: null };
+
+export function startHttpServer(options: { host: string; port: number; routes: Readonly<Record<string, Handler>>; log: Logger; security?: HttpSecurity }): HttpServer {
   const { log } = options;
-  const server: Server = createServer((request, response) => {
-    void route(options.routes, request.method, request.url).then((reply) => {
+  const { tls, token } = options.security ?? NO_SECURITY;
+  const answer: RequestListener = (request: IncomingMessage, response: ServerResponse) => {
+    const reply = token !== null && !bearerAccepted(request.headers.authorization, token) ? Promise.resolve(TOKEN_REQUIRED) : route(options.routes, request.method, request.url);
+    void reply.then((reply) => {
       const headers: Record<string, string | number> = { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body), 'cache-control': 'no-store' };
       if (reply.status === 405) headers.allow = 'GET, HEAD';
+      if (reply.status === 401) headers['www-authenticate'] = 'Bearer';
       response.writeHead(reply.status, headers);
       response.end(request.method === 'HEAD' ? undefined : reply.body);
     }).catch(() => response.destroy());
-  });
+  };
+  // With clientCa the handshake itself refuses a client without a certificate that CA signed.
+  const server: Server = tls
+    ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, answer)
+    : createServer(answer);
   // Idle keep-alive sockets must not hold up close() at shutdown.
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10_000;
@@ -50,7 +65,7 @@ export function startHttpServer(options: { host: string; port: number; routes: R
   server.listen(options.port, options.host, () => {
     // Stopped before the bind completed: release the port at once.
     if (closed) server.close();
-    else log.info({ host: options.host, port: options.port }, 'http server listening');
+    else log.info({ host: options.host, port: options.port, tls: tls !== null, clientCertificate: tls?.clientCa !== undefined, token: token !== null }, 'http server listening');
   });
   server.unref();
   return {

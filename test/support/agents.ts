@@ -78,7 +78,7 @@ export async function startAgents(
     captured.set(id, lines);
     const log = createLogger('pg-failover', level, options.captureLogs ? { write: (line: string) => void lines.push(line) } : undefined).child({ agent: id });
     const leadership = new Leadership(etcd, keysFor(config.etcd.prefix, config.cluster), id, config.timings.leaseTtlSec);
-    let own: Config = options.http ? { ...config, http: { host: '127.0.0.1', port: await freePort() } } : config;
+    let own: Config = options.http ? { ...config, http: { host: '127.0.0.1', port: await freePort(), allowUnauthenticated: false } } : config;
     if (options.dockerProxies) {
       const proxy = await new DockerStallProxy().start();
       dockerProxies.set(id, proxy);
