@@ -1,16 +1,9 @@
 import Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import type { ContainerState } from '../core/types.js';
+import { dockerOptionsOf, type DockerEndpoint } from './endpoint.js';
 
-export interface DockerEndpoint {
-  socketPath?: string | undefined;
-  host?: string | undefined;
-  port?: number | undefined;
-  protocol?: 'http' | 'https' | undefined;
-  ca?: string | undefined;
-  cert?: string | undefined;
-  key?: string | undefined;
-}
+export type { DockerEndpoint } from './endpoint.js';
 
 export interface ExecResult {
   exitCode: number;
@@ -20,15 +13,16 @@ export interface ExecResult {
 
 const engines = new Map<string, Docker>();
 
-/** One dockerode client per endpoint. No API version is pinned: Debian's engine speaks 1.41. */
+/**
+ * One dockerode client per endpoint. No API version is pinned: Debian's engine speaks 1.41.
+ * A remote endpoint's files are read when its client is first made (the agent makes them
+ * all at start); a ConfigError names an endpoint that is not over TLS or a file that cannot be read.
+ */
 export function engineFor(endpoint: DockerEndpoint = {}): Docker {
   const key = JSON.stringify(endpoint);
   let engine = engines.get(key);
   if (!engine) {
-    const hasRemote = endpoint.host !== undefined;
-    engine = hasRemote
-      ? new Docker({ host: endpoint.host, port: endpoint.port, protocol: endpoint.protocol, ca: endpoint.ca, cert: endpoint.cert, key: endpoint.key })
-      : new Docker(endpoint.socketPath ? { socketPath: endpoint.socketPath } : undefined);
+    engine = new Docker(dockerOptionsOf(endpoint));
     engines.set(key, engine);
   }
   return engine;

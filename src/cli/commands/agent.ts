@@ -4,6 +4,9 @@ import type { Etcd3 } from 'etcd3';
 import { Agent } from '../../agent/agent.js';
 import { ClusterContext } from '../../agent/cluster-context.js';
 import { serveAgentHttp } from '../../http/agent-http.js';
+import { loadHttpSecurity, type HttpSecurity } from '../../http/security.js';
+import { dockerEndpointsOf } from '../../docker/endpoint.js';
+import { engineFor } from '../../docker/engine.js';
 import { ConfigError } from '../../config/load.js';
 import { createEtcd } from '../../dcs/client.js';
 import { keysFor } from '../../dcs/keys.js';
@@ -26,7 +29,12 @@ export function registerAgent(program: Command): void {
       const log = createLogger('pg-failover').child({ agent: agentId, cluster: config.cluster });
       let etcd: Etcd3 | undefined;
       let cluster: ClusterContext;
+      let httpSecurity: HttpSecurity | null;
       try {
+        // The files the config names (HTTP certificate, key, token; remote Docker engines' CA and client
+        // certificates) are read before anything starts: a wrong path is one line and exit 2.
+        httpSecurity = config.http ? loadHttpSecurity(config.http) : null;
+        for (const docker of dockerEndpointsOf(config)) engineFor(docker);
         etcd = createEtcd(config.etcd);
         cluster = new ClusterContext(config, etcd, log);
       } catch (error) {
@@ -52,7 +60,7 @@ export function registerAgent(program: Command): void {
         log,
       );
       // The HTTP status and metrics server reads the agent's memory and etcd; it never acts.
-      const http = config.http ? serveAgentHttp({ state: () => agent.state(), store: cluster.store, clusterName: config.cluster, nodes: config.nodes, synchronous: config.replication.synchronous }, config.http, log) : null;
+      const http = config.http && httpSecurity ? serveAgentHttp({ state: () => agent.state(), store: cluster.store, clusterName: config.cluster, nodes: config.nodes, synchronous: config.replication.synchronous }, { ...config.http, security: httpSecurity }, log) : null;
       log.info({ nodes: config.nodes.map((n) => n.name), timings: config.timings }, 'agent started');
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
