@@ -4,6 +4,7 @@ import type { Etcd3 } from 'etcd3';
 import type { Config, NodeConfig } from '../config/schema.js';
 import { replicationHostOf, slotNameOf } from '../config/schema.js';
 import { passwordOf } from '../config/load.js';
+import { refusePublicPasswords } from '../config/public-passwords.js';
 import { engineFor, inspectContainer } from '../docker/engine.js';
 import { sslOptionsOf, type Endpoint, type EndpointTls } from '../postgres/connection.js';
 import { loadEndpointTls } from '../postgres/endpoint-tls.js';
@@ -51,6 +52,10 @@ export class ClusterContext {
     this.superPassword = passwordOf(config.superuser, env);
     this.replicationPassword = passwordOf(config.replication, env);
     this.poolerPassword = config.endpoints ? passwordOf(config.endpoints.admin, env) : null;
+    refusePublicPasswords(
+      { [`superuser ${config.superuser.user}`]: this.superPassword, [`replication user ${config.replication.user}`]: this.replicationPassword, 'the PgBouncer admin': this.poolerPassword },
+      config.allowPublicLabPasswords,
+    );
     this.tls = loadEndpointTls(config.tls);
   }
 
