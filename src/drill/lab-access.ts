@@ -11,6 +11,8 @@ import { loadEndpointTls } from '../postgres/endpoint-tls.js';
  */
 export class LabAccess {
   private readonly password: string;
+  /** The application's login from the lab's .env (APP_USER, APP_PASSWORD): PgBouncer serves no superuser (issue 15). */
+  private readonly app: { user: string; password: string } | null;
   /** The config's PostgreSQL TLS with its CA read once; the nodes' certificates name 127.0.0.1 for this. */
   private readonly tls: EndpointTls | undefined;
 
@@ -18,7 +20,9 @@ export class LabAccess {
     readonly config: Config,
     env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.password = passwordOf(config.superuser, { ...dotenv(), ...env });
+    const values = { ...dotenv(), ...env };
+    this.password = passwordOf(config.superuser, values);
+    this.app = values.APP_USER && values.APP_PASSWORD ? { user: values.APP_USER, password: values.APP_PASSWORD } : null;
     this.tls = loadEndpointTls(config.tls);
   }
 
@@ -27,11 +31,12 @@ export class LabAccess {
     return { host: '127.0.0.1', port: node.hostPort, user: this.config.superuser.user, password: this.password, database, ...(this.tls ? { tls: this.tls } : {}) };
   }
 
-  /** The write endpoint (PgBouncer) as a client on the Docker host reaches it. */
+  /** The write endpoint (PgBouncer) as a client on the Docker host reaches it: as the application, over TLS. */
   writeEndpoint(database = this.config.database): Endpoint {
     const write = this.config.endpoints?.write;
     if (write?.hostPort === undefined) throw new Error('the config has no endpoints.write with a hostPort; --via write-endpoint needs one');
-    return { host: '127.0.0.1', port: write.hostPort, user: this.config.superuser.user, password: this.password, database };
+    const login = this.app ?? { user: this.config.superuser.user, password: this.password };
+    return { host: '127.0.0.1', port: write.hostPort, ...login, database, ...(this.tls ? { tls: this.tls } : {}) };
   }
 
   node(name: string): NodeConfig {

@@ -92,10 +92,13 @@ export async function runRound(ctx: RoundContext, scenario: Scenario, round: num
   const from = await awaitHealthy(ctx);
   const primaryNode = ctx.access.node(from);
   const epochBefore = (await ctx.store.published())?.epoch ?? 0;
-  await withClient(ctx.access.endpoint(primaryNode), { timeoutMs: 5000 }, (client) =>
-    client.query('CREATE TABLE IF NOT EXISTS drill_rows (round int NOT NULL, seq int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (round, seq))'),
-  );
-  const writer = new Writer(ctx.access, ctx.store, round, ctx.via === 'write-endpoint' ? ctx.access.writeEndpoint() : null);
+  const via = ctx.via === 'write-endpoint' ? ctx.access.writeEndpoint() : null;
+  await withClient(ctx.access.endpoint(primaryNode), { timeoutMs: 5000 }, async (client) => {
+    await client.query('CREATE TABLE IF NOT EXISTS drill_rows (round int NOT NULL, seq int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (round, seq))');
+    // Through PgBouncer the writer is the application's role, which owns nothing here (issue 15).
+    if (via && via.user !== ctx.access.config.superuser.user) await client.query(`GRANT SELECT, INSERT ON drill_rows TO "${via.user.replace(/"/g, '""')}"`);
+  });
+  const writer = new Writer(ctx.access, ctx.store, round, via);
   const monitor = new SplitBrainMonitor(ctx.access);
   const other = ctx.access.config.nodes.find((n) => n.name !== from)!;
   const synchronous = claims(await ctx.store.sync().catch(() => null));
