@@ -84,7 +84,7 @@ init_primary() {
   # Passwords travel on psql's standard input, never in its arguments.
   create_roles "${psql[@]}"
   local slot
-  for slot in ${REPLICA_SLOTS//,/ }; do
+  for slot in ${REPLICA_SLOTS:+${REPLICA_SLOTS//,/ }}; do
     "${psql[@]}" --dbname postgres -c "SELECT pg_create_physical_replication_slot('$slot')" >/dev/null
     log "created physical slot $slot"
   done

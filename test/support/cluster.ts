@@ -211,7 +211,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       ...secretMounts,
       ...(tls ? [{ source: tls.nodeDir(node.name, node.container), target: NODE_TLS_DIR }] : []),
     ]).start();
-  primary!.handle = await startNode(primary!, { ...peersOf(primary!), REPLICATION_MODE: 'primary', REPLICA_SLOTS: replicas.map((r) => r.slot).join(',') });
+  primary!.handle = await startNode(primary!, { ...peersOf(primary!), REPLICATION_MODE: 'primary', ...(replicas.length > 0 ? { REPLICA_SLOTS: replicas.map((r) => r.slot).join(',') } : {}) });
   await Promise.all(
     replicas.map(async (replica) => {
       replica.handle = await startNode(replica, { ...peersOf(replica), REPLICATION_MODE: 'replica', PRIMARY_HOST: primary!.container, REPLICATION_SLOT: replica.slot });
