@@ -7,6 +7,8 @@ import type { AgentView, Published } from '../core/types.js';
 import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
 import { readSnapshot } from '../dcs/snapshot.js';
+import { checkAgainstConfig } from '../dcs/config-check.js';
+import { ReportedOnce, type KeyProblem } from '../dcs/reported-once.js';
 import { encode, type PromoteRequest, type RequestResult, type VerdictRecord } from '../dcs/store.js';
 import { describeError } from '../postgres/connection.js';
 import { publishFirstPrimary } from './bootstrap.js';
@@ -49,6 +51,7 @@ export class LeaderDuties {
   /** Stopped nodes whose rebuild marker was checked, and for which epoch. */
   private readonly markersChecked = new Map<string, number>();
   private prunedAt = 0;
+  private readonly unreadable = new ReportedOnce();
   private readonly id: string;
   private readonly cluster: ClusterContext;
   private readonly leadership: Leadership;
@@ -66,8 +69,10 @@ export class LeaderDuties {
 
   async lead(own: AgentView): Promise<void> {
     this.keepConnectionsWarm();
-    // One read at one revision: the journal, the published primary and the views agree.
-    const snapshot = await readSnapshot(this.cluster.etcd, this.cluster.store.keys);
+    // One read at one revision: the journal, the published primary and the views agree. What
+    // names a node the config lacks, or one at another host, is held as unreadable (issue 15).
+    const snapshot = checkAgainstConfig(await readSnapshot(this.cluster.etcd, this.cluster.store.keys), this.cluster.store.keys, this.cluster.nodes);
+    this.reportUnreadable(snapshot.unreadable);
     const { published, journal, paused, views, request } = snapshot;
     const others = views.filter((v) => v.agentId !== own.agentId);
     const now = Date.now();
@@ -135,6 +140,16 @@ export class LeaderDuties {
           this.markersChecked.delete(node.name);
           this.cluster.log.debug({ node: node.name, error: describeError(error) }, 'rebuild marker not refreshed');
         });
+    }
+  }
+
+  /**
+   * A value that does not parse, or names what the config does not have, is ignored (a key
+   * the decision needs holds it: rule hold-unreadable-state) and logged once, not every tick.
+   */
+  private reportUnreadable(unreadable: readonly KeyProblem[]): void {
+    for (const { key, problem } of this.unreadable.fresh(unreadable)) {
+      this.cluster.log.warn({ key, problem }, 'etcd value ignored: it does not parse, or names a node or host the config does not have');
     }
   }
 

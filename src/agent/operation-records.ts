@@ -1,6 +1,7 @@
 import type { Journal } from '../core/journal.js';
 import type { Published } from '../core/types.js';
 import type { SyncRecord } from '../core/sync-set.js';
+import { publishedProblem } from '../dcs/config-check.js';
 import { historyRecord } from '../dcs/history.js';
 import { encode, type RequestResult } from '../dcs/store.js';
 import type { ClusterContext } from './cluster-context.js';
@@ -11,7 +12,7 @@ import type { ClusterContext } from './cluster-context.js';
 
 export async function resultWrites(cluster: ClusterContext, journal: Journal, published: Published | null): Promise<Array<{ key: string; value: string }>> {
   if (!journal.requestedBy.startsWith('cli:')) return [];
-  const epoch = published?.epoch ?? (await cluster.store.published())?.epoch ?? journal.epoch;
+  const epoch = published?.epoch ?? (await cluster.store.published().catch(() => null))?.epoch ?? journal.epoch;
   if (journal.rollback) {
     const undone: RequestResult = { id: journal.id, ok: false, from: journal.from, to: journal.to, epoch, kind: journal.kind, ms: null, error: `rolled back: ${journal.rollback.why}; ${journal.from} is the primary again` };
     return [{ key: cluster.store.keys.requestResult(journal.id), value: encode(undone) }];
@@ -37,9 +38,21 @@ export async function resultWrites(cluster: ClusterContext, journal: Journal, pu
  */
 export async function republishWrites(cluster: ClusterContext, journal: Journal): Promise<Array<{ key: string; value: string }>> {
   if (!journal.rollback) return [];
-  const current = await cluster.store.published();
+  // Unreadable, it is left for a person to repair: the leader holds on it (rule hold-unreadable-state).
+  const current = await cluster.store.published().catch(() => null);
   if (current === null || current.name !== journal.from) return [];
   return [{ key: cluster.store.keys.primary, value: encode({ ...current, since: new Date().toISOString() }) }];
+}
+
+/**
+ * The primary an operation resumed past its publication published, read back from etcd and
+ * checked like any value read there (issue 15); why it cannot be used, otherwise.
+ */
+export async function publishedAfterResume(cluster: ClusterContext): Promise<Published | string> {
+  const published = await cluster.store.published().catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+  if (published === null) return 'nothing is published';
+  if (typeof published === 'string') return published;
+  return publishedProblem(published, cluster.nodes) ?? published;
 }
 
 export function publishWrites(cluster: ClusterContext, leader: string, journal: Journal, published: Published, synchronous: boolean, syncRecord: SyncRecord | null = null): Array<{ key: string; value: string }> {

@@ -4,7 +4,7 @@ import { rerankAfterFence } from '../core/operation-rescue.js';
 import { formatLsn, maxLsn, parseLsn } from '../core/lsn.js';
 import { freshObservations } from './fresh-positions.js';
 import { encode } from '../dcs/store.js';
-import { publishWrites, republishWrites, resultWrites } from './operation-records.js';
+import { publishedAfterResume, publishWrites, republishWrites, resultWrites } from './operation-records.js';
 import type { AgentView, Published } from '../core/types.js';
 import type { EndpointSwitcher } from './endpoints.js';
 import type { EventLog } from '../dcs/events.js';
@@ -126,8 +126,12 @@ export class OperationRunner {
       }
       await this.stepHooks.afterStep?.(step, journal);
     }
-    published ??= await this.cluster.store.published();
-    return { ok: true, journal, published: published!, rolledBack: journal.rollback !== undefined, repointed: this.repointed };
+    if (published === null) {
+      const read = await publishedAfterResume(this.cluster);
+      if (typeof read === 'string') return { ok: false, journal, error: `finished, but the published primary cannot be used: ${read}`, lostLeadership: false };
+      published = read;
+    }
+    return { ok: true, journal, published, rolledBack: journal.rollback !== undefined, repointed: this.repointed };
   }
 
   /**
@@ -156,7 +160,7 @@ export class OperationRunner {
    * switch to a replica that holds more (recorded in the journal before anything else).
    */
   private async rerank(journal: Journal): Promise<Journal | 'lost leadership'> {
-    const published = await this.cluster.store.published();
+    const published = await this.cluster.store.published().catch(() => null);
     if (published === null) return journal;
     const observations = await freshObservations(this.cluster, journal.from, this.currentView());
     const better = rerankAfterFence({

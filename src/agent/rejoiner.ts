@@ -1,7 +1,7 @@
 import { attemptFailed, chooseRejoin, DEFAULT_REJOIN_TIMINGS, followed, followExpired, NO_ATTEMPTS, type NodeWal, type RejoinAttempts, type RejoinChoice, type RejoinMethod, type RejoinTimings } from '../core/rejoin-method.js';
 import { sqlOf, streamsFrom } from '../core/liveness.js';
 import type { AgentView, Published } from '../core/types.js';
-import { encode } from '../dcs/codec.js';
+import { decodeAs, encode } from '../dcs/codec.js';
 import { rejoinRecordSchema, type RejoinRecord } from '../dcs/rejoins.js';
 import type { EventLog } from '../dcs/events.js';
 import type { Leadership } from '../dcs/leadership.js';
@@ -205,9 +205,10 @@ export class Rejoiner {
     if (this.rejoining.has(node) || this.recordChecked.has(node)) return;
     this.recordChecked.add(node);
     const text = await this.cluster.etcd.get(this.cluster.store.keys.rejoin(node)).string();
-    const parsed = text === null ? null : rejoinRecordSchema.safeParse(JSON.parse(text));
-    if (!parsed?.success || parsed.data.state !== 'running') return;
-    const { progress: _p, at: _at, ...rest } = parsed.data;
+    // A value that does not parse is left alone (status names it): never a throw in the leader's work.
+    const parsed = text === null ? null : decodeAs(text, rejoinRecordSchema);
+    if (!parsed?.ok || parsed.value.state !== 'running') return;
+    const { progress: _p, at: _at, ...rest } = parsed.value;
     await this.journal(node, { ...rest, state: 'done' });
   }
 

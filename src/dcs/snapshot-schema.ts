@@ -76,11 +76,53 @@ export const verdictSchema = z.looseObject({
   notes: z.array(z.string()),
 });
 
-/** An agent's view: the per-node observations are checked where they matter (decode turned LSNs into bigints). */
+/**
+ * One agent's probe of one node, as observer.ts writes it (decode turned LSNs into bigints).
+ * Every field the core computes with is checked: an LSN that is text would make its
+ * arithmetic throw, and with it every tick of the leader.
+ */
+const lsn = z.bigint().nonnegative();
+const sqlProbeSchema = z.looseObject({
+  ok: z.literal(true),
+  inRecovery: z.boolean(),
+  timeline: z.number().int().nonnegative(),
+  lsn,
+  receiveLsn: lsn.nullable().default(null),
+  replayLsn: lsn.nullable().default(null),
+  streaming: z.boolean(),
+  upstreamHost: z.string().max(253).nullable().default(null),
+  receiptAgeMs: z.number().nullable().default(null),
+  replayLagMs: z.number().nullable().optional(),
+});
+const sqlFailureSchema = z.looseObject({ ok: z.literal(false), error: z.string().max(2000) });
+const CONTAINER_STATES = ['running', 'paused', 'restarting', 'exited', 'dead', 'missing', 'unknown'] as const;
+const observationSchema = z.looseObject({
+  name: z.string().max(63),
+  containerName: z.string().max(255).optional(),
+  // A state a newer engine or agent reports is not a reason to drop the view.
+  container: z.enum(CONTAINER_STATES).catch('unknown'),
+  sql: z.discriminatedUnion('ok', [sqlProbeSchema, sqlFailureSchema]),
+  at: count,
+  lastSqlOkAt: count.nullable().default(null),
+});
+
+/** An agent's view: what it saw of each node. */
 export const viewSchema = z.looseObject({
   agentId: z.string().min(1).max(200),
   at: count,
-  nodes: z.record(z.string(), z.looseObject({ name: z.string(), container: z.string(), sql: z.looseObject({ ok: z.boolean() }), at: count })),
+  nodes: z.record(z.string().max(63), observationSchema),
+});
+
+/** The answer to a promote request, under results/<id>. */
+export const resultSchema = z.looseObject({
+  id: z.string().min(1).max(200),
+  ok: z.boolean(),
+  from: z.string().nullable(),
+  to: z.string(),
+  epoch: z.number().int().nullable(),
+  kind: z.enum(['switchover', 'failover']),
+  ms: z.number().nullable(),
+  error: z.string().optional(),
 });
 
 export const historySchema = z.looseObject({

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { Journal } from '../core/journal.js';
 import type { AgentView, Published } from '../core/types.js';
 import type { SyncRecord } from '../core/sync-set.js';
-import { decode } from './codec.js';
+import { decodeAs, printableKey } from './codec.js';
 import type { Keys } from './keys.js';
 import { syncSchema, historySchema, journalSchema, pauseSchema, publishedSchema, requestSchema, verdictSchema, viewSchema } from './snapshot-schema.js';
 import type { HistoryRecord, PauseState, PromoteRequest, VerdictRecord } from './store.js';
@@ -39,17 +39,9 @@ export interface RawKeyValue {
 export function parseSnapshot(keys: Keys, revision: string, kvs: readonly RawKeyValue[]): ClusterSnapshot {
   const snapshot: ClusterSnapshot = { revision, published: null, leader: null, paused: null, journal: null, request: null, verdict: null, sync: null, views: [], history: [], unreadable: [] };
   const read = <S extends z.ZodType>(kv: RawKeyValue, schema: S): z.infer<S> | null => {
-    let value: unknown;
-    try {
-      value = decode<unknown>(kv.value);
-    } catch {
-      snapshot.unreadable.push({ key: kv.key, problem: 'not JSON' });
-      return null;
-    }
-    const parsed = schema.safeParse(value);
-    if (parsed.success) return parsed.data;
-    const issue = parsed.error.issues[0];
-    snapshot.unreadable.push({ key: kv.key, problem: `${issue?.path.join('.') || 'value'}: ${issue?.message ?? 'invalid'}` });
+    const checked = decodeAs(kv.value, schema);
+    if (checked.ok) return checked.value;
+    snapshot.unreadable.push({ key: printableKey(kv.key), problem: checked.problem });
     return null;
   };
   for (const kv of kvs) {

@@ -1,10 +1,11 @@
 import type { Etcd3 } from 'etcd3';
 import type { AgentView, Published } from '../core/types.js';
 import type { Journal } from '../core/journal.js';
-import { decode, encode } from './codec.js';
+import type { z } from 'zod';
+import { decode, decodeAs, encode, printableKey } from './codec.js';
 import type { Keys } from './keys.js';
 import type { SyncRecord } from '../core/sync-set.js';
-import { syncSchema } from './snapshot-schema.js';
+import { historySchema, journalSchema, pauseSchema, publishedSchema, requestSchema, resultSchema, syncSchema, verdictSchema, viewSchema } from './snapshot-schema.js';
 
 export interface HistoryRecord {
   epoch: number;
@@ -58,65 +59,86 @@ export interface VerdictRecord {
   notes: string[];
 }
 
-/** Typed reads and writes of the cluster's keys. Writes that must be leader-guarded go through Leadership.guard. */
+/** A value in etcd that does not parse: named with its key and the problem, never repeated (it may be anything). */
+export class UnreadableValueError extends Error {
+  constructor(
+    readonly key: string,
+    readonly problem: string,
+  ) {
+    super(`${printableKey(key)} does not parse: ${problem}`);
+    this.name = 'UnreadableValueError';
+  }
+}
+
+/**
+ * Typed reads and writes of the cluster's keys. Writes that must be leader-guarded go through
+ * Leadership.guard. Every read is validated (snapshot-schema.ts): a single key that does not
+ * parse throws UnreadableValueError; views and history records that do not parse are left out.
+ */
 export class ClusterStore {
   constructor(
     readonly etcd: Etcd3,
     readonly keys: Keys,
   ) {}
 
-  private async getJson<T>(key: string): Promise<T | null> {
+  private async getChecked<S extends z.ZodType>(key: string, schema: S): Promise<z.infer<S> | null> {
     const text = await this.etcd.get(key).string();
-    return text === null ? null : decode<T>(text);
+    if (text === null) return null;
+    const checked = decodeAs(text, schema);
+    if (!checked.ok) throw new UnreadableValueError(key, checked.problem);
+    return checked.value;
+  }
+
+  private async allChecked<S extends z.ZodType>(prefix: string, schema: S): Promise<Array<z.infer<S>>> {
+    const all = await this.etcd.getAll().prefix(prefix).strings();
+    return Object.values(all).flatMap((text) => {
+      const checked = decodeAs(text, schema);
+      return checked.ok ? [checked.value] : [];
+    });
   }
 
   published(): Promise<Published | null> {
-    return this.getJson<Published>(this.keys.primary);
+    return this.getChecked(this.keys.primary, publishedSchema) as Promise<Published | null>;
   }
 
   journal(): Promise<Journal | null> {
-    return this.getJson<Journal>(this.keys.journal);
+    return this.getChecked(this.keys.journal, journalSchema) as Promise<Journal | null>;
   }
 
   paused(): Promise<PauseState | null> {
-    return this.getJson<PauseState>(this.keys.paused);
+    return this.getChecked(this.keys.paused, pauseSchema);
   }
 
   request(): Promise<PromoteRequest | null> {
-    return this.getJson<PromoteRequest>(this.keys.request);
+    return this.getChecked(this.keys.request, requestSchema);
   }
 
   verdict(): Promise<VerdictRecord | null> {
-    return this.getJson<VerdictRecord>(this.keys.verdict);
+    return this.getChecked(this.keys.verdict, verdictSchema);
   }
 
   result(id: string): Promise<RequestResult | null> {
-    return this.getJson<RequestResult>(this.keys.requestResult(id));
+    return this.getChecked(this.keys.requestResult(id), resultSchema);
   }
 
   /** The recorded synchronous set, checked: a value that does not parse throws (the caller's step fails and is retried). */
-  async sync(): Promise<SyncRecord | null> {
-    const value = await this.getJson<unknown>(this.keys.sync);
-    if (value === null) return null;
-    const parsed = syncSchema.safeParse(value);
-    if (!parsed.success) throw new Error(`${this.keys.sync} does not parse: ${parsed.error.issues[0]?.path.join('.') || 'value'}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-    return parsed.data as SyncRecord;
+  sync(): Promise<SyncRecord | null> {
+    return this.getChecked(this.keys.sync, syncSchema) as Promise<SyncRecord | null>;
   }
 
   async leader(): Promise<string | null> {
     return this.etcd.get(this.keys.leader).string();
   }
 
+  /** The agents' views; one that does not parse is left out (the leader's snapshot names it). */
   async views(): Promise<AgentView[]> {
-    const all = await this.etcd.getAll().prefix(this.keys.agentsPrefix).strings();
-    return Object.values(all).map((text) => decode<AgentView>(text));
+    return (await this.allChecked(this.keys.agentsPrefix, viewSchema)) as AgentView[];
   }
 
+  /** Past promotions, newest first; a record that does not parse is left out. */
   async history(): Promise<HistoryRecord[]> {
-    const all = await this.etcd.getAll().prefix(this.keys.historyPrefix).strings();
-    return Object.values(all)
-      .map((text) => decode<HistoryRecord>(text))
-      .sort((a, b) => b.epoch - a.epoch);
+    const records = (await this.allChecked(this.keys.historyPrefix, historySchema)) as HistoryRecord[];
+    return records.sort((a, b) => b.epoch - a.epoch);
   }
 
   /** An agent's view lives under its lease: it disappears when the agent does. */
