@@ -11,7 +11,7 @@ export interface RoleChange {
   kind: OperationKind;
   reason: string;
   oldPrimary: string;
-  /** The primary as published in etcd by the operation (name, host, port, epoch, timeline, since). */
+  /** The primary as published in etcd by the operation (name, epoch, timeline, since; its host and port are taken from the config). */
   published: Published;
 }
 
@@ -37,27 +37,36 @@ export function secretEnvNames(config: Config): string[] {
   return [...new Set(credentials.map((c) => c?.passwordEnv).filter((name): name is string => name !== undefined))];
 }
 
-/** The agent's environment minus the config's secrets, plus the PGF_* description of the change. */
+/** Text that came from etcd (an operation's id and reason), on one line: control characters become spaces. */
+const oneLine = (text: string): string => text.replace(/[\u0000-\u001f\u007f]/g, ' ');
+
+/**
+ * The agent's environment minus the config's secrets, plus the PGF_* description of the change.
+ * The new primary's host and port are the config's, never the record's (issue 15: what etcd
+ * holds may have been written by anyone who reaches it); a node the config does not have throws.
+ */
 export function hookEnvironment(config: Config, change: RoleChange, base: NodeJS.ProcessEnv): Record<string, string> {
+  const { published } = change;
+  const node = config.nodes.find((n) => n.name === published.name);
+  if (!node) throw new Error(`the new primary ${published.name} is not a node of the config`);
   const secrets = new Set(secretEnvNames(config));
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) {
     if (value !== undefined && !secrets.has(key)) env[key] = value;
   }
-  const { published } = change;
   return {
     ...env,
     PGF_CLUSTER: config.cluster,
     PGF_KIND: change.kind,
-    PGF_OPERATION_ID: change.operationId,
+    PGF_OPERATION_ID: oneLine(change.operationId),
     PGF_EPOCH: String(published.epoch),
-    PGF_REASON: change.reason,
+    PGF_REASON: oneLine(change.reason),
     PGF_OLD_PRIMARY: change.oldPrimary,
-    PGF_NEW_PRIMARY: published.name,
-    PGF_NEW_PRIMARY_HOST: published.host,
-    PGF_NEW_PRIMARY_PORT: String(published.port),
+    PGF_NEW_PRIMARY: node.name,
+    PGF_NEW_PRIMARY_HOST: node.host,
+    PGF_NEW_PRIMARY_PORT: String(node.port),
     PGF_TIMELINE: String(published.timeline),
-    PGF_PUBLISHED_AT: published.since,
+    PGF_PUBLISHED_AT: oneLine(published.since),
   };
 }
 
@@ -82,7 +91,7 @@ export class RoleChangeHooks {
     try {
       env = hookEnvironment(this.config, change, this.baseEnv);
     } catch (error) {
-      this.log.error({ error: String(error) }, 'role-change hooks not run');
+      this.log.error({ error: error instanceof Error ? error.message : String(error) }, 'role-change hooks not run');
       return Promise.resolve([]);
     }
     const log = this.log.child({ op: change.operationId, kind: change.kind, epoch: change.published.epoch, primary: change.published.name });

@@ -69,24 +69,36 @@ function unfitForReads(observation: NodeObservation | undefined, primaryLsn: big
   return null;
 }
 
+/**
+ * A host PgBouncer may be given bare: a name or an address, nothing that would end the value
+ * or the line. The config's hosts only ever reach here; this is the last check before the file.
+ */
+const PLAIN_HOST = /^[A-Za-z0-9_.:[\]-]{1,253}$/;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROLS = /[\u0000-\u001f\u007f]/g;
+
 /** `host=a,b port=5432`: PgBouncer round-robins new server connections over the hosts. */
 export function hostsField(targets: RouteTarget[]): { host: string; port: number } | null {
-  if (targets.length === 0) return null;
+  const plain = targets.filter((t) => PLAIN_HOST.test(t.host) && Number.isInteger(t.port) && t.port >= 1 && t.port <= 65535);
+  if (plain.length === 0) return null;
   // PgBouncer 1.18 takes one port for all hosts of a database: hosts on another port are left out.
-  const port = targets[0]!.port;
-  return { host: targets.filter((t) => t.port === port).map((t) => t.host).join(','), port };
+  const port = plain[0]!.port;
+  return { host: plain.filter((t) => t.port === port).map((t) => t.host).join(','), port };
 }
 
 /**
  * The [databases] section PgBouncer includes: every database of the cluster, at the
  * given hosts. No targets means no databases: clients are refused rather than sent
- * to a node that is not where they belong.
+ * to a node that is not where they belong. Everything written is checked or escaped:
+ * the header stays a one-line comment, and a database whose name holds a control
+ * character (a newline would start a line of its own) is left out.
  */
 export function databasesIni(databases: string[], targets: RouteTarget[], header: string): string {
   const field = hostsField(targets);
-  const lines = [`; ${header}`];
+  const lines = [`; ${header.replace(CONTROLS, ' ')}`];
   if (field) {
     for (const db of [...new Set(databases)].sort()) {
+      if (CONTROL.test(db) || db.length === 0) continue;
       lines.push(`${quoteName(db)} = host=${field.host} port=${field.port} dbname=${quoteValue(db)}`);
     }
   }

@@ -6,6 +6,8 @@ function assignmentOf(key: string): RegExp {
   return new RegExp(`^([ \\t]*(?:export[ \\t]+)?${key}[ \\t]*=)(.*)$`);
 }
 
+const PLAIN_VALUE = /^[A-Za-z0-9._:[\]/-]*$/;
+
 const ANY_DB_KEY = /^[ \t]*(?:export[ \t]+)?DB_[A-Za-z0-9_]*[ \t]*=/;
 
 /**
@@ -31,6 +33,11 @@ function replaceValue(old: string, value: string): string {
  * or at the end. Returns the text unchanged when nothing differs.
  */
 export function setDotenvValues(text: string, values: Record<string, string>): string {
+  // Written as they are: a newline would add a line of its own, a quote or `#` would end the
+  // value, `$` would be expanded. Host names and ports need none of them.
+  for (const [key, value] of Object.entries(values)) {
+    if (!PLAIN_VALUE.test(value)) throw new RangeError(`${key}: not a plain value (letters, digits and . _ : [ ] - / only)`);
+  }
   // Lines with their own endings, so a CRLF file stays CRLF and a missing final newline stays missing.
   const lines = text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
   const eol = /\r\n/.test(text) ? '\r\n' : '\n';

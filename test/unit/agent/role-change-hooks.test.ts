@@ -6,7 +6,10 @@ import { hookEnvironment, RoleChangeHooks, runHook, secretEnvNames, type RoleCha
 
 const config = configSchema.parse({
   cluster: 'main',
-  nodes: [{ name: 'pgsql', container: 'pgsql', host: 'pgsql' }],
+  nodes: [
+    { name: 'pgsql', container: 'pgsql', host: 'pgsql' },
+    { name: 'replica-1', container: 'pgsql-replica-1', host: 'pgsql-replica-1', port: 5432 },
+  ],
   replication: { user: 'replicator', passwordEnv: 'REPL_SECRET' },
   endpoints: { admin: { user: 'pgbouncer', passwordEnv: 'BOUNCER_SECRET' } },
 });
@@ -65,6 +68,22 @@ describe('hook environment', () => {
       PGF_TIMELINE: '4',
       PGF_PUBLISHED_AT: '2025-01-02T03:04:05.678Z',
     });
+  });
+
+  it('the new primary host and port come from the config, never from the record etcd held (issue 15)', () => {
+    const env = hookEnvironment(config, { ...change, published: { ...change.published, host: '203.0.113.66', port: 6543 } }, base);
+    expect(env).toMatchObject({ PGF_NEW_PRIMARY: 'replica-1', PGF_NEW_PRIMARY_HOST: 'pgsql-replica-1', PGF_NEW_PRIMARY_PORT: '5432' });
+    expect(Object.values(env).join(' ')).not.toContain('203.0.113.66');
+  });
+
+  it('a new primary the config does not have is refused: no hook is told where it is', () => {
+    expect(() => hookEnvironment(config, { ...change, published: { ...change.published, name: 'intruder', host: 'intruder' } }, base)).toThrow(/intruder is not a node of the config/);
+  });
+
+  it('text from etcd (reason, operation id) reaches a hook on one line', () => {
+    const env = hookEnvironment(config, { ...change, operationId: 'op\n1', reason: 'crafted\nDB_HOST=evil\r\u0000' }, base);
+    expect(env.PGF_REASON).toBe('crafted DB_HOST=evil  ');
+    expect(env.PGF_OPERATION_ID).toBe('op 1');
   });
 
   it('PGF_* variables cannot be spoofed by the agent environment', () => {
@@ -154,5 +173,12 @@ describe('running a hook', () => {
     expect(results.map((r) => r.exitCode)).toEqual([0, 0]);
     expect(records().map((r) => r.epoch)).toEqual([7, 7]);
     expect(raw()).not.toMatch(/secret/);
+  });
+
+  it('runs no hook for a new primary the config does not have, and says so', async () => {
+    const { log, records } = capture();
+    const hooks = new RoleChangeHooks({ ...config, hooks: { onRoleChange: [{ name: 'a', command: [node, '-e', ''], timeoutMs: 5000 }] } }, log, base);
+    expect(await hooks.run({ ...change, published: { ...change.published, name: 'intruder' } })).toEqual([]);
+    expect(records()).toMatchObject([{ level: 50, msg: 'role-change hooks not run', error: expect.stringMatching(/intruder is not a node of the config/) }]);
   });
 });

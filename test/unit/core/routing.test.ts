@@ -92,6 +92,18 @@ describe('databasesIni', () => {
   it('quotes names PgBouncer would not take bare', () => {
     expect(databasesIni(["my db's"], [TARGETS.pgsql!], 'x')).toBe(`; x\n"my db's" = host=pgsql port=5432 dbname='my db\\'s'\n`);
   });
+  it('keeps the header a comment of one line, whatever it was given (issue 15)', () => {
+    const text = databasesIni(['app'], [TARGETS.pgsql!], 'epoch 2\n[databases]\nx = host=evil\r');
+    expect(text.split('\n')).toEqual(['; epoch 2 [databases] x = host=evil ', 'app = host=pgsql port=5432 dbname=app', '']);
+  });
+  it('leaves out a database whose name would end the line (it cannot be written safely)', () => {
+    expect(databasesIni(['app', 'x\n[databases]\nevil = host=evil', 'tab\tname'], [TARGETS.pgsql!], 'h')).toBe('; h\napp = host=pgsql port=5432 dbname=app\n');
+  });
+  it('leaves out a target whose host is not a plain host name or address', () => {
+    const bad = { node: 'x', host: 'evil port=1 dbname=x\n[databases]', port: 5432 };
+    expect(databasesIni(['app'], [bad, TARGETS['replica-1']!], 'h')).toBe('; h\napp = host=pgsql-replica-1 port=5432 dbname=app\n');
+    expect(databasesIni(['app'], [bad], 'h')).toBe('; h\n');
+  });
 });
 
 describe('hostsField', () => {

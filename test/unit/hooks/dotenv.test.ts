@@ -88,4 +88,14 @@ describe('setDotenvValues', () => {
     const others = 'APP_KEY=base64:ÄÖü==\n\n\n   \nMAIL_FROM_NAME="${APP_NAME}"\n';
     expect(setDotenvValues(`${others}DB_HOST=x\nDB_PORT=1\n`, to)).toBe(`${others}DB_HOST=pgsql-replica-1\nDB_PORT=5433\n`);
   });
+
+  it.each([
+    ['a newline and a line of its own', 'db\nAPP_KEY=stolen'],
+    ['a carriage return', 'db\r'],
+    ['a quote that would end a quoted value', 'db"'],
+    ['a comment', 'db #x'],
+    ['a variable to expand', '${APP_KEY}'],
+  ])('refuses a value with %s: it is written into the file as it is (issue 15)', (_what, value) => {
+    expect(() => setDotenvValues('DB_HOST=pgsql\n', { DB_HOST: value })).toThrow(/not a plain value/);
+  });
 });
