@@ -45,6 +45,11 @@ try {
   });
   console.error(`lab: etcd locked down: users ${plan.agent.user} (read-write on ${plan.prefix}/${plan.cluster}/) and ${plan.reader.user} (read-only), authentication on`);
 } catch (error) {
-  console.error(`lab: locking etcd down failed: ${String(error?.message ?? error).split('\n')[0]}`);
+  const message = String(error?.message ?? error).split('\n')[0];
+  if (/authentication failed/.test(message)) {
+    console.error('lab: etcd refuses the root password in .env (ETCD_ROOT_PASSWORD): its data was locked with another one; restore it, or start over with npm run lab:down -- --wipe');
+    process.exit(1);
+  }
+  console.error(`lab: locking etcd down failed: ${message}`);
   process.exit(1);
 }
