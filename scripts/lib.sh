@@ -26,3 +26,15 @@ build_project() {
   npx tsc -p tsconfig.json
   chmod +x dist/cli/main.js
 }
+
+# openssl makes the lab's and the tests' certificates (scripts/tls). Debian ships it in
+# almost every install; a minimal one gets Debian's package (root only).
+ensure_openssl() {
+  command -v openssl >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "lab: installing openssl (Debian's package)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl >/dev/null; }
+  fi
+  command -v openssl >/dev/null 2>&1 || { echo "lab: openssl is required (apt-get install openssl)" >&2; exit 2; }
+}
