@@ -46,7 +46,7 @@ function configFile(extra: object, name = `${Math.random().toString(36).slice(2)
 }
 
 describe('failover agent: the files its config names are read before it starts', () => {
-  it.each([
+  it.each<[string, object, () => string | RegExp]>([
     ['a missing certificate', { http: { port: 18_008, tls: { cert: 'tls/nope.crt', key: 'tls/agent.key' } } }, () => `config: http.tls.cert: cannot read ${join(dir, 'tls/nope.crt')}: ENOENT`],
     ['a key that is not the certificate\'s', { http: { port: 18_008, tls: { cert: 'tls/agent.crt', key: 'tls/scraper.key' } } }, () => /^config: http\.tls: the certificate .*agent\.crt and key .*scraper\.key do not load: .*mismatch/],
     ['a token variable that is not set', { http: { port: 18_008, tokenEnv: 'PGF_NO_SUCH_TOKEN' } }, () => 'config: http.tokenEnv: environment variable PGF_NO_SUCH_TOKEN is not set'],
