@@ -6,6 +6,7 @@ import { publishedOtherThan, startAgents, type RunningAgents } from '../support/
 import { failoverCli, writeCliConfig, type CliResult } from '../support/cli.js';
 import { allStreamFrom, docker, PGBOUNCER_ADMIN_PASSWORD, POSTGRES_PASSWORD, REPLICATION_PASSWORD, startCluster, type TestCluster } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
+import { secretsIn } from '../support/secret-scan.js';
 
 // Safety rule 8 end to end: after a failover (the primary killed), a switchover
 // (`failover promote`) and a drill round, no secret of the test cluster appears in
@@ -19,14 +20,6 @@ const WRONG_PASSWORD = 'test-wrong-password-secret';
 const ETCD_URL_PASSWORD = 'test-etcd-url-secret';
 const SECRETS: Record<string, string> = { POSTGRES_PASSWORD, REPLICATION_PASSWORD, PGBOUNCER_ADMIN_PASSWORD, WRONG_PASSWORD, ETCD_URL_PASSWORD };
 const CLEAN_ENV = { FAILOVER_CONFIG: '', FAILOVER_ETCD: '', FAILOVER_CLUSTER: '' };
-
-/** The names of the secrets that `text` holds: as is, URL-encoded or base64-encoded, in any case. */
-function secretsIn(text: string, secrets: Record<string, string>): string[] {
-  const haystack = text.toLowerCase();
-  return Object.entries(secrets)
-    .filter(([, value]) => [value, encodeURIComponent(value), Buffer.from(value).toString('base64')].some((form) => haystack.includes(form.toLowerCase())))
-    .map(([name]) => name);
-}
 
 /** Docker's events since `since` for the containers of one test run, as JSON lines. */
 async function dockerEvents(since: number, runId: string): Promise<string> {

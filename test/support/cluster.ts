@@ -134,12 +134,13 @@ function nodeContainer(image: string, network: string, labels: Record<string, st
     .withStartupTimeout(120_000);
 }
 
-function poolerContainer(network: string, labels: Record<string, string>, pooler: TestPooler): LoopbackContainer {
+function poolerContainer(network: string, labels: Record<string, string>, pooler: TestPooler, env: Record<string, string>, mounts: Array<{ source: string; target: string }>): LoopbackContainer {
   return new LoopbackContainer('pg-failover/pgbouncer:lab')
     .withName(pooler.container)
     .withNetworkMode(network)
     .withLabels(labels)
-    .withEnvironment({ POSTGRES_PASSWORD, PGBOUNCER_ADMIN_PASSWORD })
+    .withEnvironment(env)
+    .withBindMounts(mounts.map((m) => ({ ...m, mode: 'ro' as const })))
     .withLoopbackPort(6432, pooler.port)
     .withWaitStrategy(Wait.forLogMessage(/process up/))
     .withStartupTimeout(30_000);
@@ -154,7 +155,7 @@ export interface ClusterOptions {
   tls?: boolean;
   /** APP_USER (owner of the app database, not a superuser) and PgBouncer's lookup role, with passwords. */
   appRoles?: boolean;
-  /** Passwords as mounted files (*_FILE) only, none in the containers' environment. */
+  /** Passwords as mounted files (*_FILE) only, none in the containers' environment (the PgBouncers' too). */
   secretFiles?: boolean;
 }
 
@@ -222,7 +223,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     ? { write: { container: `pgf-${runId}-pgbouncer-write`, port: await freePort() }, read: { container: `pgf-${runId}-pgbouncer-read`, port: await freePort() } }
     : null;
   if (poolers) {
-    await Promise.all([poolers.write, poolers.read].map((p) => poolerContainer(network, labels, p).start()));
+    // As in the lab: PgBouncer looks users up through its own role when there is one (else as the
+    // superuser), its passwords as files when the nodes' are, and TLS with a certificate of the run's CA.
+    const poolerSecrets: Record<string, string> = { PGBOUNCER_ADMIN_PASSWORD, ...(options.appRoles ? { PGBOUNCER_AUTH_PASSWORD } : { POSTGRES_PASSWORD }) };
+    const poolerSecretDir = options.secretFiles ? files!.subdir('pooler-secrets') : null;
+    const poolerEnv = poolerSecretDir ? writeSecretFiles(poolerSecretDir, poolerSecrets) : poolerSecrets;
+    const poolerMounts = (p: TestPooler) => [
+      ...(poolerSecretDir ? [{ source: poolerSecretDir, target: NODE_SECRETS_DIR }] : []),
+      ...(tls ? [{ source: tls.nodeDir(p.container, p.container), target: NODE_TLS_DIR }] : []),
+    ];
+    await Promise.all([poolers.write, poolers.read].map((p) => poolerContainer(network, labels, p, poolerEnv, poolerMounts(p)).start()));
     // As in the lab's compose file (restart: unless-stopped). Debian's PgBouncer 1.18 now and
     // then dies of SIGSEGV on `KILL <db>` with clients waiting (pgbouncer/pgbouncer#1401, open
     // upstream); the failover's hold sends that KILL, and Docker brings the pooler back.
