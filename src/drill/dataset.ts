@@ -107,16 +107,20 @@ async function replayedUpTo(access: LabAccess, node: NodeConfig, lsn: string): P
 }
 
 /**
- * `pgbench -i` inside the primary's container, as postgres over the local socket (the
- * node image, like the official one, trusts it; should it not, the container's own
- * POSTGRES_PASSWORD is handed over inside the container, never in a process argument).
- * The data is generated on the server (`G`): nothing crosses the socket but the statements.
- * While it runs, the database's size is reported every few seconds.
+ * The command that loads the dataset inside the primary's container: pgbench itself, run as
+ * the OS user postgres over the local socket, where no password is asked (the node image
+ * maps that user to the superuser by peer; the official image trusts the socket). No shell
+ * around it copies a password into its environment: with passwords as files (*_FILE) the
+ * container has none to copy anyway. The data is generated on the server (`G`): nothing
+ * crosses the socket but the statements.
  */
+export function pgbenchInitCommand(scale: number, user: string, database: string): string[] {
+  return ['pgbench', '-i', '-I', 'dtGvp', '-s', String(scale), '-U', user, database];
+}
+
+/** `pgbench -i` in the primary's container; while it runs, the database's size is reported every few seconds. */
 async function loadWithProgress(ctx: DatasetContext, primary: NodeConfig, scale: number, mb: number): Promise<void> {
-  const database = ctx.access.config.database;
-  const user = ctx.access.config.superuser.user;
-  const cmd = ['sh', '-c', 'PGPASSWORD="${POSTGRES_PASSWORD:-}" exec "$@"', 'sh', 'pgbench', '-i', '-I', 'dtGvp', '-s', String(scale), '-U', user, database];
+  const cmd = pgbenchInitCommand(scale, ctx.access.config.superuser.user, ctx.access.config.database);
   const load = execIn(ctx.engine, primary.container, cmd, { timeoutMs: loadLimitMs(mb) });
   let finished = false;
   const progress = (async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadLimitMs, replayLimitMs, scaleFor } from '../../../src/drill/dataset.js';
+import { loadLimitMs, pgbenchInitCommand, replayLimitMs, scaleFor } from '../../../src/drill/dataset.js';
 
 describe('--dataset-mb: the pgbench scale', () => {
   it.each([
@@ -18,5 +18,11 @@ describe('--dataset-mb: the pgbench scale', () => {
     expect(replayLimitMs(5120)).toBeGreaterThan(replayLimitMs(1024));
     // 5 GB: minutes, not the default minute.
     expect(loadLimitMs(5120)).toBeGreaterThan(10 * 60_000);
+  });
+
+  it('loads with pgbench itself over the local socket: no shell that puts a password into its environment, no host, no password option', () => {
+    const cmd = pgbenchInitCommand(68, 'postgres', 'app');
+    expect(cmd).toEqual(['pgbench', '-i', '-I', 'dtGvp', '-s', '68', '-U', 'postgres', 'app']);
+    expect(cmd.join(' ')).not.toMatch(/PASSWORD|-h\b|--host|sh -c/i);
   });
 });
