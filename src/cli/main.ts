@@ -31,7 +31,7 @@ process.emitWarning = ((...args: unknown[]) => {
 
 const program = new Command('failover')
   .description('automated failover for PostgreSQL streaming replication in Docker')
-  .option('--etcd <urls>', 'etcd endpoints, comma-separated (env FAILOVER_ETCD, default http://127.0.0.1:2379)')
+  .option('--etcd <urls>', 'etcd endpoints, comma-separated (env FAILOVER_ETCD; with no flags the lab\'s config/lab.json, else http://127.0.0.1:2379)')
   .option('--cluster <name>', 'cluster name (env FAILOVER_CLUSTER, default main)')
   .option('--config <file>', 'config file (env FAILOVER_CONFIG)')
   .exitOverride()
