@@ -31,10 +31,10 @@ const KILL_GRACE_MS = 2000;
 /** How much of each stream is kept and logged: enough for an error message, bounded for a chatty hook. */
 const TAIL_CHARS = 1000;
 
-/** The environment variables that hold the config's passwords: a hook never sees them. */
+/** The environment variables that hold the config's passwords and token (etcd's logins and the HTTP token included): a hook never sees them. */
 export function secretEnvNames(config: Config): string[] {
-  const credentials = [config.superuser, config.replication, config.endpoints?.admin];
-  return [...new Set(credentials.map((c) => c?.passwordEnv).filter((name): name is string => name !== undefined))];
+  const names = [config.superuser.passwordEnv, config.replication.passwordEnv, config.endpoints?.admin.passwordEnv, config.etcd.passwordEnv, config.etcd.reader?.passwordEnv, config.http?.tokenEnv];
+  return [...new Set(names.filter((name): name is string => name !== undefined))];
 }
 
 /** Text that came from etcd (an operation's id and reason), on one line: control characters become spaces. */

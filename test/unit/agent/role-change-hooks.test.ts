@@ -46,6 +46,20 @@ describe('hook environment', () => {
     expect(secretEnvNames(plain).sort()).toEqual(['POSTGRES_PASSWORD', 'REPLICATION_PASSWORD']);
   });
 
+  it("the etcd logins' passwords and the HTTP token are secrets too (issue 15): a hook never sees them", () => {
+    const locked = configSchema.parse({
+      nodes: [{ name: 'a', container: 'a', host: 'a' }],
+      etcd: { endpoints: ['https://etcd:2379'], user: 'pgf-agent', passwordEnv: 'ETCD_AGENT_PASSWORD', reader: { user: 'pgf-reader', passwordEnv: 'ETCD_READER_PASSWORD' } },
+      http: { port: 8008, tokenEnv: 'HTTP_TOKEN' },
+    });
+    expect(secretEnvNames(locked).sort()).toEqual(['ETCD_AGENT_PASSWORD', 'ETCD_READER_PASSWORD', 'HTTP_TOKEN', 'POSTGRES_PASSWORD', 'REPLICATION_PASSWORD']);
+    const env = hookEnvironment(locked, { ...change, published: { ...change.published, name: 'a', host: 'a' } }, { ETCD_AGENT_PASSWORD: 'e', ETCD_READER_PASSWORD: 'r', HTTP_TOKEN: 't', OTHER: 'kept' });
+    expect(env).not.toHaveProperty('ETCD_AGENT_PASSWORD');
+    expect(env).not.toHaveProperty('ETCD_READER_PASSWORD');
+    expect(env).not.toHaveProperty('HTTP_TOKEN');
+    expect(env.OTHER).toBe('kept');
+  });
+
   it('strips the secrets, keeps the rest, and describes the change', () => {
     const env = hookEnvironment(config, change, base);
     expect(env).not.toHaveProperty('POSTGRES_PASSWORD');
