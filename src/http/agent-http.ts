@@ -62,7 +62,7 @@ export function serveAgentHttp(source: AgentHttpSource, options: { host: string;
     security,
     routes: {
       '/health': () => healthReply(source.state()),
-      '/primary': () => fromEtcd(async () => primaryReply(await published(), source.state())),
+      '/primary': () => fromEtcd(async () => primaryReply(await published(), source.state(), source.nodes)),
       // Replica health is this agent's own observation; the published primary only adds lag, so etcd is optional here.
       '/replica': async () => replicaReply(await published().catch(() => null), source.state(), source.nodes),
       '/cluster': () => fromEtcd(async () => json(200, await status())),

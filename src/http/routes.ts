@@ -1,5 +1,6 @@
 import type { NodeConfig } from '../config/schema.js';
 import type { Published } from '../core/types.js';
+import { publishedProblem, type ConfiguredNode } from '../dcs/config-check.js';
 import { jsonText } from '../json.js';
 import { nodeStatuses } from '../status/cluster-status.js';
 import type { AgentState } from './agent-state.js';
@@ -21,9 +22,15 @@ export function json(status: number, value: unknown): Reply {
   return { status, contentType: JSON_TYPE, body: jsonText(value) };
 }
 
-/** The published primary; 200 only if this agent's own latest probe found it reachable and writable (not in recovery). */
-export function primaryReply(published: Published | null, state: AgentState): Reply {
+/**
+ * The published primary; 200 only if this agent's own latest probe found it reachable and writable (not in recovery).
+ * A record naming a node the config lacks, or a node at another host or port, is a 503 naming the problem: the
+ * host a client reads here is the config's, never one that whoever reaches etcd chose (issue 15).
+ */
+export function primaryReply(published: Published | null, state: AgentState, nodes: readonly ConfiguredNode[]): Reply {
   if (published === null) return json(503, { error: 'no primary is published' });
+  const problem = publishedProblem(published, nodes);
+  if (problem !== null) return json(503, { error: `the published primary is not used: it ${problem}` });
   const sql = state.view.nodes[published.name]?.sql;
   const writable = sql?.ok === true && !sql.inRecovery;
   const { name, host, port, epoch, timeline, since } = published;

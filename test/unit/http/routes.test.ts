@@ -16,6 +16,8 @@ function state(nodes: NodeObservation[], options: Partial<AgentState> = {}): Age
 const body = (reply: Reply) => JSON.parse(reply.body) as Record<string, unknown>;
 const NODES = ['pgsql', 'replica-1', 'replica-2'].map((name, i) => ({ name, host: `h${i}`, port: 5432 + i }) as NodeConfig);
 const healthy = [primaryObs(), replicaObs('replica-1'), replicaObs('replica-2')];
+/** The config as the published fixture names it: pgsql at pgsql:5432. */
+const CONFIG = [{ name: 'pgsql', host: 'pgsql', port: 5432 }, { name: 'replica-1', host: 'pgsql-replica-1', port: 5432 }];
 
 describe('GET /primary', () => {
   it.each([
@@ -24,19 +26,29 @@ describe('GET /primary', () => {
     ['its probe fails', [downObs('pgsql'), replicaObs('replica-1')], 503, false],
     ['this agent has no observation of it', [replicaObs('replica-1')], 503, false],
   ])('%s: %i, writable %s', (_what, nodes, status, writable) => {
-    const reply = primaryReply(published({ epoch: 4, timeline: 3 }), state(nodes));
+    const reply = primaryReply(published({ epoch: 4, timeline: 3 }), state(nodes), CONFIG);
     expect(reply.status).toBe(status);
     expect(body(reply)).toEqual({ name: 'pgsql', host: 'pgsql', port: 5432, epoch: 4, timeline: 3, since: '1970-01-01T00:00:00.000Z', writable });
   });
 
   it('nothing published: 503 with a reason', () => {
-    const reply = primaryReply(null, state(healthy));
+    const reply = primaryReply(null, state(healthy), CONFIG);
     expect(reply.status).toBe(503);
     expect(body(reply)).toEqual({ error: 'no primary is published' });
   });
 
+  it.each([
+    ['a host of its own for a node of the config', { host: 'elsewhere.example' }, 'publishes pgsql at elsewhere.example:5432, where the config has pgsql:5432'],
+    ['another port', { port: 6543 }, 'publishes pgsql at pgsql:6543, where the config has pgsql:5432'],
+    ['a node the config does not have', { name: 'stranger', host: 'stranger' }, 'names stranger, which is not a node of the config (pgsql, replica-1)'],
+  ])('a record from etcd with %s: 503 naming the problem, never that host (issue 15)', (_what, record, problem) => {
+    const reply = primaryReply(published(record), state(healthy), CONFIG);
+    expect(reply.status).toBe(503);
+    expect(body(reply)).toEqual({ error: `the published primary is not used: it ${problem}` });
+  });
+
   it('never carries the internal lastLsn', () => {
-    expect(body(primaryReply(published({ lastLsn: '123' }), state(healthy)))).not.toHaveProperty('lastLsn');
+    expect(body(primaryReply(published({ lastLsn: '123' }), state(healthy), CONFIG))).not.toHaveProperty('lastLsn');
   });
 });
 
