@@ -16,13 +16,36 @@ export interface DockerEndpoint {
 }
 
 /**
+ * Why DOCKER_HOST may not stand in for the local engine; null when it may (unset, a unix
+ * socket or a named pipe, or https with the client certificate of DOCKER_CERT_PATH).
+ * dockerode reads DOCKER_HOST for an endpoint without a host, and lets its host win over
+ * an explicit socketPath: unchecked, DOCKER_HOST=tcp://…:2375 in an agent's environment
+ * would send every call to a remote engine over plain http, past the checks below.
+ */
+function dockerHostProblem(env: NodeJS.ProcessEnv): string | null {
+  const value = env.DOCKER_HOST;
+  if (!value || value.startsWith('unix://') || value.startsWith('npipe://')) return null;
+  const port = /:(\d+)\/?$/.exec(value)?.[1];
+  const https = env.DOCKER_TLS_VERIFY === '1' || port === '2376';
+  if (https && env.DOCKER_CERT_PATH) return null;
+  return `docker: DOCKER_HOST names a remote engine without mutual TLS (it needs DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH); give the engine in the config (docker.host, protocol "https", ca, cert, key), or unset DOCKER_HOST`;
+}
+
+/**
  * dockerode's options for an endpoint. A remote engine is reached over https with the
  * CONTENTS of ca, cert and key (dockerode wants PEM, not paths); plain http to a remote
  * engine is refused here as well as in the config schema: anyone on its path could start,
- * stop and exec in the database containers. The local socket is used as given.
+ * stop and exec in the database containers. The local socket is used as given (a
+ * socketPath wins over DOCKER_HOST); DOCKER_HOST stands in for it only as a local socket
+ * or over mutual TLS.
  */
-export function dockerOptionsOf(endpoint: DockerEndpoint): DockerOptions | undefined {
-  if (endpoint.host === undefined) return endpoint.socketPath ? { socketPath: endpoint.socketPath } : undefined;
+export function dockerOptionsOf(endpoint: DockerEndpoint, env: NodeJS.ProcessEnv = process.env): DockerOptions | undefined {
+  if (endpoint.host === undefined) {
+    if (endpoint.socketPath) return { socketPath: endpoint.socketPath, host: undefined, protocol: undefined } as DockerOptions;
+    const problem = dockerHostProblem(env);
+    if (problem !== null) throw new ConfigError([problem]);
+    return undefined;
+  }
   const engine = endpoint.port === undefined ? endpoint.host : `${endpoint.host}:${endpoint.port}`;
   if (endpoint.protocol !== 'https') throw new ConfigError([`docker: the engine at ${engine} is remote: it is reached over TLS only (protocol "https" with ca, cert and key)`]);
   const read = (what: 'ca' | 'cert' | 'key'): Buffer => {

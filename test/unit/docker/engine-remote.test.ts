@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/load.js';
 import { configSchema } from '../../../src/config/schema.js';
-import { dockerEndpointsOf } from '../../../src/docker/endpoint.js';
+import { dockerEndpointsOf, dockerOptionsOf } from '../../../src/docker/endpoint.js';
 import { engineFor } from '../../../src/docker/engine.js';
 
 // A remote Docker engine is reached over mutual TLS only (issue 15, item 6), even when the
@@ -74,6 +74,41 @@ describe('engineFor: a remote engine', () => {
 describe('engineFor: the local engine', () => {
   it('keeps the socket path as it is', () => {
     expect(modemOf(engineFor({ socketPath: '/run/pgf-host-1/docker.sock' })).socketPath).toBe('/run/pgf-host-1/docker.sock');
+  });
+});
+
+describe('the local engine and DOCKER_HOST (dockerode reads it for an endpoint without a host)', () => {
+  const PLAIN = 'docker: DOCKER_HOST names a remote engine without mutual TLS (it needs DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH); give the engine in the config (docker.host, protocol "https", ca, cert, key), or unset DOCKER_HOST';
+
+  it.each([
+    ['tcp, plain http', { DOCKER_HOST: 'tcp://10.0.0.5:2375' }],
+    ['a bare host:port', { DOCKER_HOST: '10.0.0.5:2375' }],
+    ['https without a client certificate', { DOCKER_HOST: 'tcp://10.0.0.5:2376' }],
+    ['ssh', { DOCKER_HOST: 'ssh://me@10.0.0.5' }],
+  ])('DOCKER_HOST over %s: refused for the default endpoint', (_what, env) => {
+    expect(refusal(() => dockerOptionsOf({}, env))).toBe(PLAIN);
+  });
+
+  it('a socketPath in the config wins over DOCKER_HOST: no call leaves for the remote engine', async () => {
+    const previous = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = 'tcp://10.0.0.5:2375';
+    try {
+      const Docker = (await import('dockerode')).default;
+      const modem = modemOf(new Docker(dockerOptionsOf({ socketPath: '/run/pgf-host-2/docker.sock' })));
+      expect(modem.host).toBeUndefined();
+      expect(modem.socketPath).toBe('/run/pgf-host-2/docker.sock');
+    } finally {
+      if (previous === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = previous;
+    }
+  });
+
+  it.each([
+    ['unset', {}],
+    ['a unix socket', { DOCKER_HOST: 'unix:///run/user/1000/docker.sock' }],
+    ['mutual TLS', { DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/etc/docker/client' }],
+  ])('DOCKER_HOST %s: the default endpoint is left to it', (_what, env) => {
+    expect(dockerOptionsOf({}, env)).toBeUndefined();
   });
 });
 
