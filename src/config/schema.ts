@@ -179,6 +179,8 @@ const etcdSchema = z
     const tls = etcd.cacert !== undefined || etcd.cert !== undefined;
     etcd.endpoints.forEach((endpoint, i) => {
       if (tls && !endpoint.startsWith('https://')) ctx.addIssue({ code: 'custom', path: ['endpoints', i], message: 'with cacert or a client certificate, etcd endpoints must be https://host:port' });
+      // etcd's Authenticate call carries the password: never over plain http.
+      else if (etcd.user !== undefined && !endpoint.startsWith('https://')) ctx.addIssue({ code: 'custom', path: ['endpoints', i], message: 'an etcd login sends its password: etcd endpoints must be https://host:port' });
     });
   });
 
@@ -197,6 +199,9 @@ const postgresTlsSchema = z
   .strict()
   .superRefine((tls, ctx) => {
     if ((tls.mode === 'verify-full' || tls.mode === 'verify-ca') && tls.ca === undefined) ctx.addIssue({ code: 'custom', path: ['ca'], message: `sslmode ${tls.mode} needs ca (the CA file that signed the nodes' certificates)` });
+    // Without it the replication conninfo says verify-full with no sslrootcert, and libpq in the
+    // node looks for ~/.postgresql/root.crt: replication would break at the first re-point.
+    if ((tls.mode === 'verify-full' || tls.mode === 'verify-ca') && tls.nodeCa === undefined) ctx.addIssue({ code: 'custom', path: ['nodeCa'], message: `sslmode ${tls.mode} needs nodeCa (the same CA as the node containers see it, for primary_conninfo's sslrootcert)` });
   });
 
 /** The agent's read-only HTTP API (issue 15: TLS, a client certificate or a bearer token). */
@@ -227,9 +232,10 @@ const httpSchema = z
   .superRefine((http, ctx) => {
     if (http.tokenFile !== undefined && http.tokenEnv !== undefined) ctx.addIssue({ code: 'custom', path: ['tokenFile'], message: 'give tokenFile or tokenEnv, not both' });
     const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(http.host);
-    const authenticated = http.tls?.clientCa !== undefined || http.tokenFile !== undefined || http.tokenEnv !== undefined;
+    // A bearer token over plain http travels in clear: it authenticates only over TLS.
+    const authenticated = http.tls?.clientCa !== undefined || (http.tls !== undefined && (http.tokenFile !== undefined || http.tokenEnv !== undefined));
     if (!loopback && !authenticated && !http.allowUnauthenticated) {
-      ctx.addIssue({ code: 'custom', path: ['host'], message: `serving ${http.host} (not loopback) needs tls.clientCa or a bearer token (tokenFile/tokenEnv); set allowUnauthenticated: true to serve it openly on purpose` });
+      ctx.addIssue({ code: 'custom', path: ['host'], message: `serving ${http.host} (not loopback) needs tls.clientCa or a bearer token (tokenFile/tokenEnv) over tls; set allowUnauthenticated: true to serve it openly on purpose` });
     }
   });
 

@@ -31,6 +31,12 @@ afterAll(async () => {
   etcd.close();
 });
 
+/** verify-full and verify-ca need nodeCa (the schema says so); a test that leaves it out gets the lab's. */
+function withNodeCa(tls: unknown): unknown {
+  const t = tls as { mode?: string; nodeCa?: string };
+  return (t.mode === undefined || t.mode.startsWith('verify')) && t.nodeCa === undefined ? { ...t, nodeCa: '/etc/pg-failover/tls/ca.crt' } : tls;
+}
+
 function configWith(tls: unknown, port = node.port): Config {
   return configSchema.parse({
     nodes: [
@@ -38,7 +44,7 @@ function configWith(tls: unknown, port = node.port): Config {
       { name: 'replica-1', container: 'replica-1', host: '127.0.0.1', port },
     ],
     replicationPassfile: '/var/lib/postgresql/.pgpass-replication',
-    ...(tls === undefined ? {} : { tls }),
+    ...(tls === undefined ? {} : { tls: withNodeCa(tls) }),
   });
 }
 
@@ -120,8 +126,10 @@ describe('primaryConninfo', () => {
     expect(conninfo({ mode: 'verify-ca', ca: ca.caFile, nodeCa: '/etc/ssl/pg ca.crt' })).toMatch(/ sslmode=verify-ca sslrootcert='\/etc\/ssl\/pg ca\.crt'$/);
   });
 
-  it("without nodeCa, names the mode only (libpq then looks in the node's ~/.postgresql/root.crt)", () => {
-    expect(conninfo({ mode: 'verify-full', ca: ca.caFile })).toMatch(/connect_timeout=2 sslmode=verify-full$/);
+  it('verify-full without nodeCa is refused by the schema (libpq in the node would look for ~/.postgresql/root.crt and fail)', () => {
+    const parsed = configSchema.safeParse({ nodes: [{ name: 'a', container: 'a', host: 'a' }], tls: { mode: 'verify-full', ca: ca.caFile } });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => i.path.join('.'))).toEqual(['tls.nodeCa']);
   });
 
   it('require and disable name no root certificate (with one, libpq would verify the chain after all)', () => {

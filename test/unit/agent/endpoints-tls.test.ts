@@ -30,7 +30,7 @@ async function adminSessionWith(tls: unknown) {
   const config = configSchema.parse({
     nodes: [{ name: 'pgsql', container: 'pgsql', host: '127.0.0.1', port: 1 }],
     endpoints: { write: { container: 'pgbouncer', host: '127.0.0.1', port: pooler.port } },
-    ...(tls === undefined ? {} : { tls }),
+    ...(tls === undefined ? {} : { tls: { nodeCa: '/etc/pg-failover/tls/ca.crt', ...(tls as object) } }),
   });
   const cluster = new ClusterContext(config, etcd, log, env);
   const before = pooler.sessions.length;

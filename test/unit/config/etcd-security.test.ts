@@ -20,8 +20,11 @@ describe('the etcd section (issue 15)', () => {
     expect(problems({ endpoints: ['https://e:2379'], cert: 'c.crt' })).toEqual(['etcd.key: give cert and key together (the client certificate and its key)']);
   });
   it('a user needs a password source, and a password needs its user', () => {
-    expect(problems({ user: 'pgf-agent' })).toEqual(['etcd.passwordFile: give passwordFile or passwordEnv for the etcd user']);
+    expect(problems({ endpoints: ['https://e:2379'], user: 'pgf-agent' })).toEqual(['etcd.passwordFile: give passwordFile or passwordEnv for the etcd user']);
     expect(problems({ passwordFile: 'p' })).toEqual(['etcd.user: a password needs the etcd user it belongs to']);
+  });
+  it('a login over plain http is refused: its password would travel in clear', () => {
+    expect(problems({ endpoints: ['http://e:2379'], user: 'pgf-agent', passwordFile: 'p' })).toEqual(['etcd.endpoints.0: an etcd login sends its password: etcd endpoints must be https://host:port']);
   });
   it('the reader login needs a password source too', () => {
     expect(problems({ reader: { user: 'r' } })).toEqual(['etcd.reader: give passwordEnv or passwordFile']);

@@ -29,8 +29,9 @@ const remote = { host: '10.0.0.5', port: 2376, protocol: 'https', ca: '/tls/ca.c
 
 describe('http: who may reach the API', () => {
   it.each([
-    ['a non-loopback host with neither a client certificate nor a token', { http: { host: '0.0.0.0', port: 8008 } }, 'config: http.host: serving 0.0.0.0 (not loopback) needs tls.clientCa or a bearer token (tokenFile/tokenEnv); set allowUnauthenticated: true to serve it openly on purpose'],
-    ['TLS without clientCa on a non-loopback host (encryption is not authentication)', { http: { host: '10.0.0.7', port: 8008, tls: { cert: '/c.crt', key: '/c.key' } } }, 'config: http.host: serving 10.0.0.7 (not loopback) needs tls.clientCa or a bearer token (tokenFile/tokenEnv); set allowUnauthenticated: true to serve it openly on purpose'],
+    ['a non-loopback host with neither a client certificate nor a token', { http: { host: '0.0.0.0', port: 8008 } }, 'config: http.host: serving 0.0.0.0 (not loopback) needs tls.clientCa or a bearer token (tokenFile/tokenEnv) over tls; set allowUnauthenticated: true to serve it openly on purpose'],
+    ['TLS without clientCa on a non-loopback host (encryption is not authentication)', { http: { host: '10.0.0.7', port: 8008, tls: { cert: '/c.crt', key: '/c.key' } } }, 'config: http.host: serving 10.0.0.7 (not loopback) needs tls.clientCa or a bearer token (tokenFile/tokenEnv) over tls; set allowUnauthenticated: true to serve it openly on purpose'],
+    ['a bearer token over plain http on a non-loopback host (it would travel in clear)', { http: { host: '0.0.0.0', port: 8008, tokenFile: '/run/secrets/http-token' } }, 'config: http.host: serving 0.0.0.0 (not loopback) needs tls.clientCa or a bearer token (tokenFile/tokenEnv) over tls; set allowUnauthenticated: true to serve it openly on purpose'],
     ['tokenFile and tokenEnv together', { http: { port: 8008, tokenFile: '/t', tokenEnv: 'T' } }, 'config: http.tokenFile: give tokenFile or tokenEnv, not both'],
     ['tls without its key', { http: { port: 8008, tls: { cert: '/c.crt' } } }, /^config: http\.tls\.key: /],
     ['an unknown key under http.tls', { http: { port: 8008, tls: { cert: '/c.crt', key: '/c.key', verify: true } } }, /^config: http\.tls: .*verify/],
@@ -45,8 +46,8 @@ describe('http: who may reach the API', () => {
     ['loopback IPv4 with nothing', { host: '127.0.0.1' }],
     ['loopback IPv6 with nothing', { host: '::1' }],
     ['localhost with nothing', { host: 'localhost' }],
-    ['a non-loopback host with a token file', { host: '0.0.0.0', tokenFile: '/run/secrets/http-token' }],
-    ['a non-loopback host with a token from the environment', { host: '0.0.0.0', tokenEnv: 'FAILOVER_HTTP_TOKEN' }],
+    ['a non-loopback host with a token file over TLS', { host: '0.0.0.0', tls: { cert: '/c.crt', key: '/c.key' }, tokenFile: '/run/secrets/http-token' }],
+    ['a non-loopback host with a token from the environment over TLS', { host: '0.0.0.0', tls: { cert: '/c.crt', key: '/c.key' }, tokenEnv: 'FAILOVER_HTTP_TOKEN' }],
     ['a non-loopback host requiring a client certificate', { host: '0.0.0.0', tls: { cert: '/c.crt', key: '/c.key', clientCa: '/ca.crt' } }],
     ['a non-loopback host served openly on purpose', { host: '0.0.0.0', allowUnauthenticated: true }],
   ])('accepts %s', (_name, http) => {

@@ -18,7 +18,7 @@ const config = (tls?: unknown) =>
   configSchema.parse({
     nodes: [{ name: 'pgsql', container: 'pgsql', host: 'pgsql', hostPort: 15432 }],
     endpoints: { write: { container: 'pgbouncer-write', host: 'pgbouncer-write', hostPort: 16432 } },
-    ...(tls === undefined ? {} : { tls }),
+    ...(tls === undefined ? {} : { tls: { nodeCa: '/etc/pg-failover/tls/ca.crt', ...(tls as object) } }),
   });
 
 describe('LabAccess with tls', () => {
