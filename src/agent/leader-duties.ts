@@ -42,6 +42,9 @@ export interface LeaderParts {
  * carry the decision out (operations, fences, rejoins, bootstrap, promote requests),
  * recording a verdict and events on the way. Only the leader runs it.
  */
+/** Sessions kept open per node for the leader's operations (the pool holds at most 3). */
+const WARM_SESSIONS = 2;
+
 export class LeaderDuties {
   private streamingWatch: StreamingWatch = EMPTY_STREAMING_WATCH;
   private lastVerdict = '';
@@ -166,7 +169,10 @@ export class LeaderDuties {
     if (Date.now() - this.warmedAt < 5000) return;
     this.warmedAt = Date.now();
     for (const node of this.cluster.nodes) {
-      this.cluster.pool(node).query('SELECT 1').catch(() => undefined);
+      // Two at once keep two sessions open per node: a failover's steps query a node from two
+      // places at a time (fresh positions beside the synchronous checks), and a new session
+      // costs a TLS handshake and a SCRAM exchange on the write-unavailable path (issue 15).
+      for (let i = 0; i < WARM_SESSIONS; i++) this.cluster.pool(node).query('SELECT 1').catch(() => undefined);
       // Learns (once) each node's data directory and volume while its container exists.
       this.cluster.pgdataOf(node).catch(() => undefined);
     }
