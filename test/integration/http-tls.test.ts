@@ -1,12 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { failoverCli } from '../support/cli.js';
 import { eventually } from '../support/eventually.js';
 import { ask, HANDSHAKE_REFUSED } from '../support/https-ask.js';
+import { freeLoopbackPort } from '../support/loopback-port.js';
 
 // `failover agent` (the built CLI, dist/) with the HTTP API behind TLS, a client
 // certificate and a bearer token (issue 15, item 6): the files are read before anything
@@ -29,13 +29,6 @@ beforeAll(() => {
   writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
 });
 
-async function freeLoopbackPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 /** A config for one agent whose etcd and Docker do not answer; relative paths resolve against `dir`. */
 function configFile(extra: object, name = `${Math.random().toString(36).slice(2)}.json`): string {

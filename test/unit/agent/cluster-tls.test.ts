@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterContext } from '../../../src/agent/cluster-context.js';
-import { ConfigError } from '../../../src/config/load.js';
 import { configSchema, type Config } from '../../../src/config/schema.js';
 import { createLogger } from '../../../src/log.js';
 import { connect, discard } from '../../../src/postgres/connection.js';
 import { startFakePostgres, type FakePostgres } from '../../support/fake-postgres.js';
 import { makeTestCa, type TestCa } from '../../support/test-ca.js';
+import { configProblemsOf as problemsOf } from '../../support/config-problems.js';
 
 // Issue 15 item 3, the agent's side: the CA is read once when the agent starts, every
 // SQL connection it opens (probes, pooled steps) uses it, and the conninfo it writes
@@ -54,15 +54,6 @@ function context(config: Config): ClusterContext {
   return c;
 }
 
-function problemsOf(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('ClusterContext with tls', () => {
   it('reads the CA once, at start: probes keep working after the file is gone', async () => {

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, passwordOf } from '../../../src/config/load.js';
+import { loadConfig, passwordOf } from '../../../src/config/load.js';
+import { configProblemsOf as problems } from '../../support/config-problems.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgf-config-'));
 function file(content: unknown): string {
@@ -12,15 +13,6 @@ function file(content: unknown): string {
 }
 const node = (name: string) => ({ name, container: name, host: name });
 
-function problems(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('loadConfig', () => {
   it('applies defaults chosen for the speed targets', () => {

@@ -2,10 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/config/load.js';
 import { configSchema } from '../../../src/config/schema.js';
 import { dockerEndpointsOf, dockerOptionsOf } from '../../../src/docker/endpoint.js';
 import { engineFor } from '../../../src/docker/engine.js';
+import { configProblemsOf } from '../../support/config-problems.js';
 
 // A remote Docker engine is reached over mutual TLS only (issue 15, item 6), even when the
 // config schema is bypassed: anyone on the path of a plain-http engine could start, stop
@@ -34,15 +34,8 @@ interface Modem {
 }
 const modemOf = (engine: unknown) => (engine as { modem: Modem }).modem;
 
-function refusal(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.message;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+/** The one message of the ConfigError `run` throws (its problems, a line each). */
+const refusal = (run: () => unknown): string => configProblemsOf(run).join('\n');
 
 describe('engineFor: a remote engine', () => {
   it('over https: given the CONTENTS of ca, cert and key, not their paths', () => {

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/config/load.js';
 import { bearerAccepted, loadHttpSecurity } from '../../../src/http/security.js';
+import { configProblemsOf as problems } from '../../support/config-problems.js';
 
 // The HTTP API's bearer token check and the loading of its TLS material, without a server.
 
@@ -35,15 +35,6 @@ describe('loadHttpSecurity', () => {
     const path = join(dir, name);
     writeFileSync(path, content);
     return path;
-  };
-  const problems = (run: () => unknown): string[] => {
-    try {
-      run();
-    } catch (error) {
-      if (error instanceof ConfigError) return error.problems;
-      throw error;
-    }
-    throw new Error('expected a ConfigError');
   };
 
   beforeAll(() => {

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { createLogger } from '../../../src/log.js';
 import { eventually } from '../../support/eventually.js';
 import { ask, HANDSHAKE_REFUSED, type Ask } from '../../support/https-ask.js';
 import { view } from '../core/fixtures.js';
+import { freeLoopbackPort } from '../../support/loopback-port.js';
 
 // The agent's HTTP API behind TLS, a client certificate and a bearer token (issue 15,
 // item 6): a real node:https server on loopback with certificates from scripts/tls, real
@@ -38,13 +38,6 @@ beforeAll(() => {
 const request = (port: number, { client, ...rest }: Omit<Ask, 'client' | 'ca'> & { client?: [string, string] } = {}) =>
   ask(port, { ...rest, ca: pem(tls, 'ca.crt'), ...(client ? { client: { cert: pem(client[0], `${client[1]}.crt`), key: pem(client[0], `${client[1]}.key`) } } : {}) });
 
-async function freeLoopbackPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 const agentState = () => ({
   agentId: 'agent-1',

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../../src/http/server.js';
 import { createLogger } from '../../../src/log.js';
 import { eventually } from '../../support/eventually.js';
+import { freeLoopbackPort } from '../../support/loopback-port.js';
 
 // The server itself on loopback: no Docker, no etcd.
 const routes = { '/ping': () => ({ status: 200, contentType: 'text/plain', body: 'pong' }) };
@@ -58,10 +59,3 @@ describe('the agent HTTP server', () => {
   });
 });
 
-async function freeLoopbackPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
