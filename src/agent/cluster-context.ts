@@ -37,7 +37,8 @@ export class ClusterContext {
   private readonly pgdata = new Map<string, string>();
   private readonly superPassword: string;
   /** The config's PostgreSQL TLS with its CA read (once, here). */
-  private readonly tls: EndpointTls | undefined;
+  /** The config's PostgreSQL TLS with its CA read once, at start (the nodes and the PgBouncers share it). */
+  readonly tls: EndpointTls | undefined;
   readonly replicationPassword: string;
   /** The PgBouncer admin console's password, when endpoints are configured. */
   readonly poolerPassword: string | null;

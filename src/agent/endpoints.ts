@@ -7,7 +7,6 @@ import { databasesIni, hostsField, readRoute, writeRoute, type RouteTarget } fro
 import type { AgentView, Published } from '../core/types.js';
 import { engineFor, putFiles } from '../docker/engine.js';
 import { describeError } from '../postgres/connection.js';
-import { loadEndpointTls } from '../postgres/endpoint-tls.js';
 import { identifier, listDatabases, PgBouncerAdmin, type PoolerDatabase } from '../pgbouncer/admin.js';
 import type { ClusterContext } from './cluster-context.js';
 
@@ -49,7 +48,7 @@ export class EndpointSwitcher {
     const endpoints = cluster.config.endpoints!;
     const password = cluster.poolerPassword ?? '';
     // The nodes' TLS settings: the same CA signs PgBouncer's certificate, which names config.host.
-    const tls = loadEndpointTls(cluster.config.tls);
+    const tls = cluster.tls;
     const admin = (config: PgBouncerConfig) => new PgBouncerAdmin({ host: config.host, port: config.port, user: endpoints.admin.user, password, tls });
     this.poolers = (['write', 'read'] as const)
       .filter((kind) => endpoints[kind] !== undefined)
