@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backupSchema } from './backup-schema.js';
 
 // Node names appear in commands (`failover promote replica-1`) and etcd keys.
 const nodeName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
@@ -306,6 +307,8 @@ export const configSchema = z
       })
       .strict()
       .default({ maxCount: 1000, maxAgeDays: 7 }),
+    /** Dumps and pgBackRest backups (issue 16); absent: no backups are taken or watched. */
+    backup: backupSchema.optional(),
     /** A candidate further behind the most advanced known position than this is never promoted automatically. */
     maxLagOnFailover: z.number().int().min(0).default(16 * 1024 * 1024),
   })

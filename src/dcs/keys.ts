@@ -17,6 +17,11 @@ export interface Keys {
   sync: string;
   /** One node's rejoin in progress or last finished (issue 14): `rejoins/<node>`. */
   rejoin(node: string): string;
+  /** The backup catalogue (issue 16): `backups/<kind>/<id>`, one record per dump, full or diff run. */
+  backupsPrefix: string;
+  backup(kind: string, id: string): string;
+  /** Held (with a lease) by whoever takes a backup, so that two never run at once. */
+  backupLock: string;
 }
 
 export function keysFor(prefix: string, cluster: string): Keys {
@@ -36,5 +41,8 @@ export function keysFor(prefix: string, cluster: string): Keys {
     verdict: `${root}/verdict`,
     sync: `${root}/sync`,
     rejoin: (node) => `${root}/rejoins/${node}`,
+    backupsPrefix: `${root}/backups/`,
+    backup: (kind, id) => `${root}/backups/${kind}/${id}`,
+    backupLock: `${root}/backup-lock`,
   };
 }
