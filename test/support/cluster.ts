@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import Docker from 'dockerode';
 import pg from 'pg';
@@ -85,6 +86,8 @@ export interface TestCluster {
   labels: Record<string, string>;
   /** The run's CA and node certificates when started with `tls` (clients then verify-full against it). */
   tls: TestTls | null;
+  /** The run's backup directory on the machine (mounted at NODE_BACKUP_DIR in every node), when started with `backups`. */
+  backupDir: string | null;
   node(name: string): TestNode;
   /** A client on the node's published port; with TLS it verifies the node's certificate unless `ssl` says otherwise. */
   client(name: string, options?: { user?: string; password?: string; database?: string; ssl?: pg.ClientConfig['ssl'] }): Promise<pg.Client>;
@@ -121,13 +124,13 @@ export async function removeLeftovers(runId?: string): Promise<void> {
   RunFiles.removeStale(processAlive);
 }
 
-function nodeContainer(image: string, network: string, labels: Record<string, string>, name: string, port: number, env: Record<string, string>, mounts: Array<{ source: string; target: string }> = []): LoopbackContainer {
+function nodeContainer(image: string, network: string, labels: Record<string, string>, name: string, port: number, env: Record<string, string>, mounts: Array<{ source: string; target: string; mode?: 'rw' | 'ro' }> = []): LoopbackContainer {
   return new LoopbackContainer(image)
     .withName(name)
     .withNetworkMode(network)
     .withLabels(labels)
     .withEnvironment(env)
-    .withBindMounts(mounts.map((m) => ({ ...m, mode: 'ro' as const })))
+    .withBindMounts(mounts.map((m) => ({ ...m, mode: m.mode ?? ('ro' as const) })))
     .withLoopbackPort(5432, port)
     .withHealthCheck({ test: ['CMD', 'pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432'], interval: 250, timeout: 1000, retries: 240, startPeriod: 0 })
     .withWaitStrategy(Wait.forHealthCheck())
@@ -157,7 +160,16 @@ export interface ClusterOptions {
   appRoles?: boolean;
   /** Passwords as mounted files (*_FILE) only, none in the containers' environment (the PgBouncers' too). */
   secretFiles?: boolean;
+  /**
+   * One backup directory of the run shared by every node at /backups (as the lab's `backups`
+   * volume), PGF_BACKUP_DIR and PGF_BACKUP_STANZA set (WAL archiving with pgBackRest), and a
+   * `backup` section in config() with the schedule off (a test takes its backups itself).
+   */
+  backups?: boolean;
 }
+
+/** Where every test node mounts the run's backup directory (TestCluster.backupDir on the machine). */
+export const NODE_BACKUP_DIR = '/backups';
 
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const replicaCount = options.replicas ?? 2;
@@ -198,7 +210,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   // As in the lab's compose file: each node names the others (an emptied first primary whose peers answer refuses initdb).
   const peersOf = (node: TestNode): Record<string, string> =>
     options.peerHosts ? { PEER_HOSTS: replicas.filter((r) => r !== node).map((r) => r.container).join(',') } : {};
-  const files = options.tls || options.secretFiles ? new RunFiles(runId) : null;
+  const files = options.tls || options.secretFiles || options.backups ? new RunFiles(runId) : null;
+  // Written by the nodes' postgres user, whatever its uid in the image.
+  const backupDir = options.backups ? files!.subdir('backups') : null;
+  if (backupDir) chmodSync(backupDir, 0o777);
   const tls = options.tls ? new TestTls(files!) : null;
   const secrets: Record<string, string> = { POSTGRES_PASSWORD, REPLICATION_PASSWORD, ...(options.appRoles ? { APP_PASSWORD, PGBOUNCER_AUTH_PASSWORD } : {}) };
   const secretMounts = options.secretFiles ? [{ source: files!.subdir('secrets'), target: NODE_SECRETS_DIR }] : [];
@@ -206,11 +221,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     ...(options.secretFiles ? writeSecretFiles(secretMounts[0]!.source, secrets) : secrets),
     ...(options.appRoles ? { APP_USER, PGBOUNCER_AUTH_USER } : {}),
     POSTGRES_DB: 'app',
+    ...(backupDir ? { PGF_BACKUP_DIR: NODE_BACKUP_DIR, PGF_BACKUP_STANZA: `t${runId}` } : {}),
   };
   const startNode = (node: TestNode, env: Record<string, string>) =>
     nodeContainer('pg-failover/postgres:lab', network, labels, node.container, node.port, { ...common, NODE_NAME: node.name, ...env }, [
       ...secretMounts,
       ...(tls ? [{ source: tls.nodeDir(node.name, node.container), target: NODE_TLS_DIR }] : []),
+      ...(backupDir ? [{ source: backupDir, target: NODE_BACKUP_DIR, mode: 'rw' as const }] : []),
     ]).start();
   primary!.handle = await startNode(primary!, { ...peersOf(primary!), REPLICATION_MODE: 'primary', ...(replicas.length > 0 ? { REPLICA_SLOTS: replicas.map((r) => r.slot).join(',') } : {}) });
   await Promise.all(
@@ -242,6 +259,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const cluster: TestCluster = {
     runId,
     network,
+    backupDir,
     etcd,
     etcdPort,
     etcdUrl: etcdPort === null ? null : `http://127.0.0.1:${etcdPort}`,
@@ -285,6 +303,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         // The node image writes it; conninfo then carries no password (which PostgreSQL would log).
         replicationPassfile: '/var/lib/postgresql/.pgpass-replication',
         ...(tls ? { tls: { mode: 'verify-full', ca: tls.caFile, nodeCa: `${NODE_TLS_DIR}/ca.crt` } } : {}),
+        ...(backupDir ? { backup: { directory: NODE_BACKUP_DIR, schedule: false } } : {}),
         ...(poolers
           ? {
               endpoints: {
