@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { sslOptionsOf, type EndpointTls } from '../postgres/connection.js';
+import { discard, sslOptionsOf, type EndpointTls } from '../postgres/connection.js';
 
 /** One database as PgBouncer's `SHOW DATABASES` lists it. */
 export interface PoolerDatabase {
@@ -44,7 +44,7 @@ export class PgBouncerAdmin {
     const { host, port, user, password } = this.endpoint;
     const client = new pg.Client({ host, port, user, password, database: 'pgbouncer', ssl: sslOptionsOf(this.endpoint), connectionTimeoutMillis: Math.min(timeoutMs, 2000) });
     client.on('error', () => undefined);
-    const timer = setTimeout(() => client.end().catch(() => undefined), timeoutMs);
+    const timer = setTimeout(() => discard(client), timeoutMs);
     try {
       await client.connect();
       return await use(async <R extends pg.QueryResultRow>(sql: string) => (await client.query<R>(sql)).rows);
@@ -52,7 +52,10 @@ export class PgBouncerAdmin {
       throw new Error(`pgbouncer ${this.endpoint.host}:${this.endpoint.port}: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       clearTimeout(timer);
-      await client.end().catch(() => undefined);
+      // Not a polite end(): it waits for the server to close the socket, and a wedged PgBouncer
+      // never does (seen in CI after KILL with clients waiting). The endpoint switcher runs its
+      // sessions one after another, so one that never ended held every later RESUME back.
+      discard(client);
     }
   }
 }

@@ -65,7 +65,7 @@ describe('PgBouncer endpoints', () => {
     cluster = await startCluster({ replicas: 2, pgbouncer: true });
     // A 1 MiB read-lag limit: a replica is made to lag with a few MB of WAL, not 30, which
     // a machine busy with other tests streams and replays in good time.
-    agents = await startAgents(cluster, { config: { endpoints: { ...cluster.config().endpoints!, readMaxLagBytes: READ_LAG_LIMIT } } });
+    agents = await startAgents(cluster, { captureLogs: 'info', config: { endpoints: { ...cluster.config().endpoints!, readMaxLagBytes: READ_LAG_LIMIT } } });
     const admin = await cluster.client('pgsql', { database: 'app' });
     await admin.query('CREATE TABLE hits (seq int PRIMARY KEY)');
     await admin.end();
@@ -196,7 +196,10 @@ describe('PgBouncer endpoints', () => {
       const [published, journal, verdict, history] = await Promise.all([agents.store.published(), agents.store.journal(), agents.store.verdict(), agents.store.history()]);
       const pooler = await docker.getContainer(cluster.poolers!.write.container).inspect().catch(() => null);
       const poolerLogs = ((await docker.getContainer(cluster.poolers!.write.container).logs({ stdout: true, stderr: true, tail: 8 }).catch(() => Buffer.from(''))) as Buffer).toString('utf8').replace(/[^\x20-\x7e\n]/g, '');
-      throw new Error(`${error.message}; last error: ${lastError}; write pooler: ${JSON.stringify(pooler?.State ?? null)}, its last log lines: ${poolerLogs}; published: ${JSON.stringify(published)}; journal: ${JSON.stringify(journal)}; verdict: ${JSON.stringify(verdict)}; last promotion: ${JSON.stringify(history[0] ?? null)}`);
+      const endpointLog = agents.agents
+        .flatMap((a) => agents.logs(a.id).split('\n').filter((l) => /endpoint|pgbouncer/.test(l)).slice(-6))
+        .join('\n');
+      throw new Error(`${error.message}; last error: ${lastError}; the agents' endpoint log: ${endpointLog}; write pooler: ${JSON.stringify(pooler?.State ?? null)}, its last log lines: ${poolerLogs}; published: ${JSON.stringify(published)}; journal: ${JSON.stringify(journal)}; verdict: ${JSON.stringify(verdict)}; last promotion: ${JSON.stringify(history[0] ?? null)}`);
     });
     const published = await publishedOtherThan(agents, old);
     console.log(`kill-primary through the write endpoint: first write ${firstWriteMs} ms after the kill`);

@@ -25,16 +25,25 @@ export interface FakePostgres {
   close(): Promise<void>;
 }
 
-export async function startFakePostgres(certificate: { cert: string; key: string } | null, host = '127.0.0.1'): Promise<FakePostgres> {
+export interface FakeBehaviour {
+  /**
+   * Ignores Terminate and never closes a session, as a wedged server does (PgBouncer 1.18
+   * after `KILL` with clients waiting, pgbouncer/pgbouncer#1401): a client's polite end() never returns.
+   */
+  neverClose?: boolean;
+}
+
+export async function startFakePostgres(certificate: { cert: string; key: string } | null, host = '127.0.0.1', behaviour: FakeBehaviour = {}): Promise<FakePostgres> {
   const sessions: FakeSession[] = [];
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  // Half-open allowed: a client's FIN alone then does not close the session (Node would end our side at once).
+  const server: Server = createServer({ allowHalfOpen: behaviour.neverClose === true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     const session: FakeSession = { askedForTls: false, tls: false, servername: null, user: null };
     sessions.push(session);
-    serve(socket, session, certificate, sockets);
+    serve(socket, session, certificate, sockets, behaviour);
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return {
@@ -48,7 +57,7 @@ export async function startFakePostgres(certificate: { cert: string; key: string
   };
 }
 
-function serve(socket: Socket, session: FakeSession, certificate: { cert: string; key: string } | null, sockets: Set<Socket>): void {
+function serve(socket: Socket, session: FakeSession, certificate: { cert: string; key: string } | null, sockets: Set<Socket>, behaviour: FakeBehaviour): void {
   let buffer = Buffer.alloc(0);
   let started = false;
   const onData = (chunk: Buffer) => {
@@ -67,7 +76,7 @@ function serve(socket: Socket, session: FakeSession, certificate: { cert: string
             continue;
           }
           socket.removeListener('data', onData);
-          socket.write('S', () => upgrade(socket, session, certificate, sockets));
+          socket.write('S', () => upgrade(socket, session, certificate, sockets, behaviour));
           return;
         }
         session.user = startupParameter(buffer.subarray(8, length), 'user');
@@ -81,14 +90,14 @@ function serve(socket: Socket, session: FakeSession, certificate: { cert: string
       if (buffer.length < length + 1) return;
       const type = String.fromCharCode(buffer[0]!);
       buffer = buffer.subarray(length + 1);
-      if (type === 'X') return void socket.end();
+      if (type === 'X') return behaviour.neverClose ? undefined : void socket.end();
       if (type === 'Q') socket.write(Buffer.concat([message('I', Buffer.alloc(0)), message('Z', Buffer.from('I'))]));
     }
   };
   socket.on('data', onData);
 }
 
-function upgrade(socket: Socket, session: FakeSession, certificate: { cert: string; key: string }, sockets: Set<Socket>): void {
+function upgrade(socket: Socket, session: FakeSession, certificate: { cert: string; key: string }, sockets: Set<Socket>, behaviour: FakeBehaviour): void {
   const secure = new TLSSocket(socket, { isServer: true, cert: certificate.cert, key: certificate.key });
   sockets.add(secure);
   secure.on('error', () => undefined);
@@ -96,7 +105,7 @@ function upgrade(socket: Socket, session: FakeSession, certificate: { cert: stri
     session.tls = true;
     session.servername = (secure as TLSSocket & { servername?: string | false }).servername || null;
   });
-  serve(secure, session, certificate, sockets);
+  serve(secure, session, certificate, sockets, behaviour);
 }
 
 function startupParameter(body: Buffer, name: string): string | null {
