@@ -6,6 +6,7 @@ import type { AgentState } from '../status/agent-state.js';
 import type { ClusterContext } from './cluster-context.js';
 import { followClusterContainers } from './container-events.js';
 import { EdgeHealth } from './edge-health.js';
+import { BackupScheduler } from './backup-scheduler.js';
 import { EndpointSwitcher } from './endpoints.js';
 import { SyncManager } from './sync-manager.js';
 import { LeaderDuties } from './leader-duties.js';
@@ -32,6 +33,7 @@ export class Agent {
   private readonly observer: Observer;
   private readonly views: ViewPublisher;
   private readonly leader: LeaderDuties;
+  private readonly backups: BackupScheduler;
   private readonly edges = new EdgeHealth();
   private stopped = false;
   private crashed = false;
@@ -52,7 +54,9 @@ export class Agent {
     this.views = new ViewPublisher(cluster, this.edges);
     const endpoints = EndpointSwitcher.of(cluster, () => leadership.isLeader());
     const events = new EventLog(cluster.etcd, cluster.store.keys, options.agentId, (error) => cluster.log.debug({ error: describeError(error) }, 'event not recorded'));
+    this.backups = new BackupScheduler(cluster, events);
     this.leader = new LeaderDuties({
+      backups: this.backups,
       id: options.agentId,
       cluster,
       leadership,
@@ -99,6 +103,7 @@ export class Agent {
       isLeader: this.leadership.isLeader(),
       leaseHeld: this.leadership.leaseFresh(),
       edges: this.edges.snapshot(),
+      backups: this.backups.snapshot(),
     };
   }
 
@@ -175,6 +180,7 @@ export class Agent {
     const leaseId = this.leadership.leaseId;
     if (leaseId === null) return;
     if (!(await this.views.publish(view, leaseId))) return;
+    this.backups.refresh(Date.now());
     if (!this.leadership.isLeader()) return;
     await this.leader.lead(view);
   }

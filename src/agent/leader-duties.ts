@@ -13,6 +13,7 @@ import { encode, type PromoteRequest, type RequestResult, type VerdictRecord } f
 import { describeError } from '../postgres/connection.js';
 import { publishFirstPrimary } from './bootstrap.js';
 import type { ClusterContext } from './cluster-context.js';
+import type { BackupScheduler } from './backup-scheduler.js';
 import type { EndpointSwitcher } from './endpoints.js';
 import { ensureSlot, fence, prepareForReturn, refreshReturnMarker } from './node-ops.js';
 import { methodForKilledNode } from './rejoin-marker.js';
@@ -35,6 +36,8 @@ export interface LeaderParts {
   events: EventLog;
   endpoints: EndpointSwitcher | null;
   sync: SyncManager;
+  /** The backup schedule (issue 16): the leader starts due backups; they run in the background. */
+  backups?: BackupScheduler;
 }
 
 /**
@@ -65,8 +68,10 @@ export class LeaderDuties {
   private readonly events: EventLog;
   private readonly endpoints: EndpointSwitcher | null;
   private readonly sync: SyncManager;
+  private readonly backups: BackupScheduler | undefined;
 
   constructor(parts: LeaderParts) {
+    this.backups = parts.backups;
     ({ id: this.id, cluster: this.cluster, leadership: this.leadership, observer: this.observer, runner: this.runner, rejoiner: this.rejoiner, hooks: this.hooks, events: this.events, endpoints: this.endpoints, sync: this.sync } = parts);
   }
 
@@ -100,6 +105,8 @@ export class LeaderDuties {
     });
     this.streamingWatch = decision.streamingWatch;
     this.endpoints?.reconcile(published, own, decision.writeEndpoint.hold);
+    // No backup starts while an operation is under way: its source could be the node being fenced.
+    if (journal === null && published !== null) this.backups?.consider(now);
     await this.publishVerdict(decision, now, published?.epoch);
     this.pruneEvents(now);
     for (const action of decision.actions) {

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { BackupConfig } from '../config/backup-schema.js';
-import type { NodeConfig } from '../config/schema.js';
+import type { Config, NodeConfig } from '../config/schema.js';
+import { engineFor } from '../docker/engine.js';
 
 // What a backup needs from its caller, whether the agents' leader (on schedule) or the
 // CLI (`failover backup …`): the Docker engine of each node, and the backup settings.
@@ -25,3 +26,9 @@ export interface BackupSource {
 
 export const stanzaOf = (edges: Pick<BackupEdges, 'cluster' | 'backup'>): string => edges.backup.pgbackrest.stanza ?? edges.cluster;
 export const dumpDatabaseOf = (edges: Pick<BackupEdges, 'database' | 'backup'>): string => edges.backup.dumps.database ?? edges.database;
+
+/** The edges of a config that has a `backup` section, each node's engine as the config names it. */
+export function backupEdgesOf(config: Config, engine: (node: NodeConfig) => Docker = (node) => engineFor(node.docker)): BackupEdges | null {
+  if (!config.backup) return null;
+  return { cluster: config.cluster, database: config.database, backup: config.backup, nodes: config.nodes, engine };
+}

@@ -2,6 +2,7 @@ import { formatEvent } from '../core/event.js';
 import type { ClusterStatus } from '../status/cluster-status.js';
 import { renderSynchronous } from '../status/synchronous-status.js';
 import { renderRejoins } from '../status/rejoin-status.js';
+import { renderBackups } from '../status/backup-status.js';
 
 // The builder moved to src/status so that agents serve the same JSON on GET /cluster;
 // re-exported here for the CLI's commands.
@@ -17,6 +18,7 @@ export function renderStatus(status: ClusterStatus): string {
   for (const note of status.notes) lines.push(`note: ${note}`);
   lines.push(renderSynchronous(status.synchronous));
   lines.push(...renderRejoins(status.rejoins ?? []));
+  lines.push(...renderBackups(status.backups ?? []));
   const op = status.operation;
   if (op) {
     lines.push(`operation ${op.kind} ${op.from} -> ${op.to} (epoch ${op.epoch}) at step ${op.step} for ${seconds(op.stepMs)}, ${seconds(op.elapsedMs)} in all${op.error ? `; last error: ${op.error}` : ''}`);

@@ -17,7 +17,9 @@ export type EventKind =
   | 'hook'
   | 'command'
   /** The synchronous set changed: recorded in etcd, or set on the primary (issue 13). */
-  | 'sync';
+  | 'sync'
+  /** A backup was taken, failed, or could not start (issue 16). */
+  | 'backup';
 
 export interface ClusterEvent {
   /** Sortable: the time in ms, zero-padded, then a random suffix (two agents in the same ms). */

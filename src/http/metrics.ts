@@ -5,6 +5,7 @@ import type { HistoryRecord } from '../dcs/store.js';
 import { nodeStatuses, shownLsnOf, type Role } from '../status/cluster-status.js';
 import type { SynchronousStatus } from '../status/synchronous-status.js';
 import type { AgentState } from './agent-state.js';
+import { backupMetrics } from './backup-metrics.js';
 
 // GET /metrics: one fresh prom-client registry per scrape, filled from a snapshot of the
 // agent. Nothing is kept between scrapes, so a metric never outlives the fact it reports
@@ -65,6 +66,8 @@ export async function renderMetrics(input: MetricsInput): Promise<string> {
     if (sql.replayLagMs !== undefined && sql.replayLagMs !== null) lagSeconds.set({ node: node.name }, sql.replayLagMs / 1000);
     streaming.set({ node: node.name }, sql.streaming ? 1 : 0);
   }
+
+  if (state.backups) backupMetrics(registry, state.backups, Date.now());
 
   if (input.cluster !== null) {
     gauge('pgf_epoch', 'Epoch of the published primary (0 when none is published).').set(published?.epoch ?? 0);

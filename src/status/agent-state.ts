@@ -1,4 +1,6 @@
 import type { AgentView } from '../core/types.js';
+import type { BackupRecord } from '../dcs/backups.js';
+import type { ArchiverRow } from '../postgres/archiver.js';
 
 // What a running agent exposes about itself, read from memory: the agent fills it in,
 // the HTTP routes and metrics read it. Here, so that neither folder imports the other.
@@ -26,4 +28,15 @@ export interface AgentState {
   /** A lease is granted and its last keepalive is fresh (younger than 2/3 of the TTL). */
   leaseHeld: boolean;
   edges: EdgeHealthState;
+  /** Backups and WAL archiving as this agent last read them (issue 16); null without a backup config. */
+  backups?: BackupWatch | null;
+}
+
+/** The backup catalogue and each node's pg_stat_archiver, refreshed in the background. */
+export interface BackupWatch {
+  /** When the catalogue was last read (ms), null before the first read. */
+  readAt: number | null;
+  records: BackupRecord[];
+  /** pg_stat_archiver per node, as last read; a node that did not answer is absent. */
+  archivers: Record<string, ArchiverRow>;
 }

@@ -1,3 +1,5 @@
+import { readBackups } from '../dcs/backups.js';
+import { backupStatuses, type BackupKindStatus } from './backup-status.js';
 import { formatLsn, lsnLag } from '../core/lsn.js';
 import { isContainerNotRunning } from '../core/liveness.js';
 import type { AgentView, Lsn, NodeObservation, Published, SqlProbe } from '../core/types.js';
@@ -63,6 +65,8 @@ export interface ClusterStatus {
   synchronous: SynchronousStatus;
   /** Rejoins running, or ended in the last ten minutes (issue 14). */
   rejoins: RejoinStatus[];
+  /** The newest backup of each kind (issue 16); empty when the catalogue holds none. */
+  backups?: BackupKindStatus[];
   /** The last three events of the event log, oldest first (`failover events` has them all). */
   events: ClusterEvent[];
   agents: Array<{ id: string; ageMs: number }>;
@@ -148,13 +152,19 @@ export function summarise(input: {
 
 /** The status from one snapshot (every field at the same etcd revision), and the latest events. */
 export async function readStatus(store: ClusterStore, cluster: string, syncSettings: SynchronousConfig): Promise<ClusterStatus> {
-  const [{ published, leader, paused, verdict, views, journal, sync, unreadable }, events, rejoins] = await Promise.all([
+  const [{ published, leader, paused, verdict, views, journal, sync, unreadable }, events, rejoins, backups] = await Promise.all([
     readSnapshot(store.etcd, store.keys),
     new EventLog(store.etcd, store.keys, 'status').latest(3),
     readRejoins(store.etcd, store.keys).catch(() => ({ records: [], unreadable: [] })),
+    readBackups(store.etcd, store.keys).catch(() => ({ records: [], unreadable: [] })),
   ]);
   const status = summarise({ cluster, published, leader, paused, verdict, views, journal, events, sync, syncSettings, rejoins: rejoins.records, now: Date.now() });
-  const problems = [...unreadable.map((u) => `unreadable etcd value ${u.key}: ${u.problem}`), ...rejoins.unreadable.map((key) => `unreadable etcd value ${key}: not a rejoin record`)];
+  if (backups.records.length > 0) status.backups = backupStatuses(backups.records);
+  const problems = [
+    ...unreadable.map((u) => `unreadable etcd value ${u.key}: ${u.problem}`),
+    ...rejoins.unreadable.map((key) => `unreadable etcd value ${key}: not a rejoin record`),
+    ...backups.unreadable.map((key) => `unreadable etcd value ${key}: not a backup record`),
+  ];
   return problems.length === 0 ? status : { ...status, notes: [...status.notes, ...problems] };
 }
 

@@ -11,6 +11,7 @@ import { describeError, sqlStateOf } from '../../postgres/connection.js';
 import { readReplicationSnapshotAt } from '../../postgres/replication-health.js';
 import { checkReceiverTimeouts } from '../../postgres/receiver-settings.js';
 import { CliError, openStore, printJson, type GlobalOptions } from '../context.js';
+import { checkBackups } from '../backup-health-check.js';
 
 interface HealthOptions {
   json?: boolean;
@@ -60,8 +61,15 @@ export function registerHealth(program: Command): void {
       const reachable = config.nodes.filter((n) => n.hostPort !== undefined);
       const settings = await checkReceiverTimeouts(reachable.map((n) => ({ node: n.name, endpoint: access.endpoint(n) })), config.timings, SQL_TIMEOUT_MS);
       health.warnings.push(...settings.flatMap((s) => (s.problem === null ? [] : [s.problem])));
+      // Backups are part of health (issue 16): a stale backup or failing archiving is a problem.
+      const backups = await checkBackups(access, node, SQL_TIMEOUT_MS);
+      if (backups) {
+        health.problems.push(...backups.problems);
+        health.warnings.push(...backups.warnings);
+        if (backups.problems.length > 0) health.healthy = false;
+      }
 
-      if (options.json) printJson({ cluster: config.cluster, epoch: published.epoch, ...health });
+      if (options.json) printJson({ cluster: config.cluster, epoch: published.epoch, ...health, ...(backups ? { backups: { last: backups.last, archiver: backups.archiver, problems: backups.problems, warnings: backups.warnings } } : {}) });
       else if (options.verbose) {
         process.stdout.write(`${renderHealth(health, config.cluster, published.epoch)}\n`);
         if (!health.healthy) process.stderr.write(health.problems.map((p) => `${p}\n`).join(''));
