@@ -11,6 +11,8 @@
 # pg_hba.conf and pg_ident.conf rewritten at every start, least-privilege roles:
 #   APP_USER, APP_PASSWORD(_FILE)        the application's role, owner of POSTGRES_DB
 #   PGBOUNCER_AUTH_USER (pgbouncer_auth), PGBOUNCER_AUTH_PASSWORD(_FILE)   PgBouncer's lookup role
+# Backups (issue 16, see pgf-backup.sh): PGF_BACKUP_DIR and PGF_BACKUP_STANZA turn WAL archiving
+# with pgBackRest on, on whichever node is primary.
 set -euo pipefail
 
 : "${PGDATA:=/var/lib/postgresql/data}"
@@ -29,6 +31,8 @@ log() { printf '%s entrypoint: %s\n' "$(date -u +%FT%T.%3NZ)" "$*" >&2; }
 die() { log "$*"; exit 1; }
 # shellcheck source=pgf-security.sh
 . /usr/local/lib/pg-failover/pgf-security.sh
+# shellcheck source=pgf-backup.sh
+. /usr/local/lib/pg-failover/pgf-backup.sh
 
 cluster_exists() { [ -s "$PGDATA/PG_VERSION" ]; }
 
@@ -260,6 +264,7 @@ if [ "${1:-postgres}" = postgres ]; then
   load_secrets
   check_role_names
   check_tls
+  check_backup
   write_passfile
   # A swap a crash interrupted is finished, an unfinished clone dropped, before anything reads the data.
   pgf-rejoin recover
@@ -277,9 +282,12 @@ if [ "${1:-postgres}" = postgres ]; then
   fi
   write_access_rules
   mapfile -t tls_args < <(tls_server_args)
+  write_backup_config
+  mapfile -t backup_args < <(backup_server_args)
+  log "WAL archiving $(backup_summary)"
   log "TLS $(tls_enabled && echo "on ($PGF_TLS_DIR): hostssl only, peers verified with sslmode=verify-full" || echo "off (no certificates in $PGF_TLS_DIR)")"
   shift || true
   # cluster_name names the node in ps, in logs and to a client behind PgBouncer (SHOW cluster_name).
-  exec postgres -D "$PGDATA" ${NODE_NAME:+-c "cluster_name=$NODE_NAME"} "${tls_args[@]}" "$@"
+  exec postgres -D "$PGDATA" ${NODE_NAME:+-c "cluster_name=$NODE_NAME"} "${tls_args[@]}" "${backup_args[@]}" "$@"
 fi
 exec "$@"
