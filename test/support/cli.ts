@@ -28,7 +28,7 @@ export async function failoverCli(args: string[], env: NodeJS.ProcessEnv = {}, t
 }
 
 /** A config file for the CLI that points at a test cluster: its etcd, and each node's port on 127.0.0.1 as `hostPort`. */
-export function writeCliConfig(cluster: TestCluster): { file: string; dir: string } {
+export function writeCliConfig(cluster: TestCluster, extra: Record<string, unknown> = {}): { file: string; dir: string } {
   const config = cluster.config();
   const dir = mkdtempSync(join(tmpdir(), 'pgf-cli-'));
   const file = join(dir, 'cluster.json');
@@ -38,6 +38,9 @@ export function writeCliConfig(cluster: TestCluster): { file: string; dir: strin
       cluster: config.cluster,
       etcd: { endpoints: config.etcd.endpoints },
       nodes: config.nodes.map((n) => ({ name: n.name, container: n.container, host: n.host, port: n.port, hostPort: n.port })),
+      // A cluster started with `backups` has a backup section (schedule off); `extra` may replace it.
+      ...(config.backup ? { backup: config.backup } : {}),
+      ...extra,
     }),
   );
   return { file, dir };

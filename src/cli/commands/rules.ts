@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { STEP_TABLE } from '../../core/journal.js';
+import { BACKUP_RULES } from '../../core/backup-rules.js';
+import { BACKUP_SOURCE_RULES } from '../../core/backup-source.js';
 import { REJOIN_RULES } from '../../core/rejoin-method.js';
 import { RULES, STANDING_RULES } from '../../core/rules.js';
 import { SYNC_RULES } from '../../core/sync-plan.js';
@@ -15,6 +17,9 @@ export function rulesReport() {
     sync: SYNC_RULES.map(({ id, when, then }, i) => ({ order: i + 1, id, when, then })),
     /** How a node that does not follow the published primary comes back (follow, rewind, clone), first match wins. */
     rejoin: REJOIN_RULES.map(({ id, when, then, why }, i) => ({ order: i + 1, id, when, then, why })),
+    /** The leader's backup schedule (issue 16), first match wins; then where a backup is taken from. */
+    backup: BACKUP_RULES.map(({ id, when, action, why }, i) => ({ order: i + 1, id, when, then: action, why })),
+    backupSource: BACKUP_SOURCE_RULES.map(({ id, when, action, why }, i) => ({ order: i + 1, id, when, then: action, why })),
   };
 }
 
@@ -27,6 +32,10 @@ export function renderRules(report: ReturnType<typeof rulesReport>): string {
   for (const r of report.sync) out.push(`  ${String(r.order).padStart(2)}. ${r.id}`, `      when: ${r.when}`, `      then: ${r.then}`);
   out.push('', 'Rejoin (a node that does not follow the published primary: the cheapest correct path), first match wins:');
   for (const r of report.rejoin) out.push(`  ${String(r.order).padStart(2)}. ${r.id}`, `      when: ${r.when}`, `      then: ${r.then}`, `      why:  ${r.why}`);
+  out.push('', 'Backup schedule (the leader asks every few seconds; one backup at a time), first match wins:');
+  for (const r of report.backup) out.push(`  ${String(r.order).padStart(2)}. ${r.id}`, `      when: ${r.when}`, `      then: ${r.then}`, `      why:  ${r.why}`);
+  out.push('', 'Backup source, first match wins:');
+  for (const r of report.backupSource) out.push(`  ${String(r.order).padStart(2)}. ${r.id}`, `      when: ${r.when}`, `      then: ${r.then}`, `      why:  ${r.why}`);
   out.push('', 'Operation steps, in order:');
   for (const s of report.steps) out.push(`  ${s.step.padEnd(17)} ${s.kinds.join(', ').padEnd(21)} ${s.comment}`);
   return out.join('\n');
