@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './context.js';
 import { registerAgent } from './commands/agent.js';
+import { registerBackup } from './commands/backup.js';
 import { registerDrill } from './commands/drill.js';
 import { registerHealth } from './commands/health.js';
 import { registerPromote } from './commands/promote.js';
@@ -46,6 +47,7 @@ registerHealth(program);
 registerPromote(program);
 registerRules(program);
 registerEvents(program);
+registerBackup(program);
 
 try {
   await program.parseAsync(process.argv);
