@@ -8,6 +8,8 @@ import { docker, startCluster, streamsFrom, type TestCluster } from '../support/
 import { publishedOtherThan, startAgents, type RunningAgents } from '../support/agents.js';
 import { failoverCli } from '../support/cli.js';
 import { eventually } from '../support/eventually.js';
+import { BACKUP_RULES } from '../../src/core/backup-rules.js';
+import { BACKUP_SOURCE_RULES } from '../../src/core/backup-source.js';
 
 // The event log after a real failover: the verdict, the fence, every promotion step and
 // the re-point, each with the rule or step behind it, readable through `failover events`.
@@ -31,7 +33,7 @@ describe('the event log', () => {
     await docker.getContainer(cluster.node('pgsql').container).kill();
     const published = await publishedOtherThan(agents, 'pgsql');
     const other = published.name === 'replica-1' ? 'replica-2' : 'replica-1';
-    const known = new Set<string>([...RULES.map((r) => r.id), ...STANDING_RULES.map((r) => r.id), ...stepsOf('failover'), ...stepsOf('switchover'), ...SYNC_RULES.map((r) => r.id), ...REJOIN_RULES.map((r) => r.id), 'promote-request', 'operator', 'on-role-change']);
+    const known = new Set<string>([...RULES.map((r) => r.id), ...STANDING_RULES.map((r) => r.id), ...stepsOf('failover'), ...stepsOf('switchover'), ...SYNC_RULES.map((r) => r.id), ...REJOIN_RULES.map((r) => r.id), ...BACKUP_RULES.map((r) => r.id), ...BACKUP_SOURCE_RULES.map((r) => r.id), 'promote-request', 'operator', 'on-role-change']);
     const events = await eventually(async () => {
       const result = await cli('events', '--json');
       if (result.code !== 0) throw new Error(result.stderr);
