@@ -88,7 +88,7 @@ export class BackupScheduler {
       return;
     }
     const { record } = run;
-    const what = `${kind} ${record.id} from ${record.node} (${record.role})`;
+    const what = `${record.id} from ${record.node} (${record.role})`;
     void this.events.emit({
       kind: 'backup',
       rule: decision.rule,
