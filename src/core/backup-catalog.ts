@@ -27,9 +27,19 @@ export interface BackupPolicy {
 
 /** ms since the epoch, or null when the text is not a time (etcd's values are input: validated, not trusted). */
 export function timeOf(iso: string): number | null {
-  const at = Date.parse(iso);
-  return Number.isFinite(at) ? at : null;
+  let at = parsed.get(iso);
+  if (at === undefined) {
+    // Date.parse costs a microsecond or two, and every decision reads each record's times
+    // several times on every tick: the same text always gives the same time, so remember it.
+    const ms = Date.parse(iso);
+    at = Number.isFinite(ms) ? ms : null;
+    if (parsed.size >= 10_000) parsed.clear();
+    parsed.set(iso, at);
+  }
+  return at;
 }
+
+const parsed = new Map<string, number | null>();
 
 export const startOf = (record: BackupFact): number | null => timeOf(record.startedAt);
 
@@ -38,23 +48,39 @@ export const endOf = (record: BackupFact): number | null => timeOf(record.finish
 
 /** Newest first by start, then by id (ids carry the time too); undated records last. */
 export function newestFirst<R extends BackupFact>(records: readonly R[]): R[] {
-  return [...records].sort((a, b) => {
-    const [ta, tb] = [startOf(a), startOf(b)];
-    if (ta !== tb) return ta === null ? 1 : tb === null ? -1 : tb - ta;
-    return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-  });
+  // Each time parsed once, not once per comparison: the leader asks on every tick.
+  return records
+    .map((record) => ({ record, at: startOf(record) }))
+    .sort((a, b) => {
+      if (a.at !== b.at) return a.at === null ? 1 : b.at === null ? -1 : b.at - a.at;
+      return a.record.id < b.record.id ? 1 : a.record.id > b.record.id ? -1 : 0;
+    })
+    .map(({ record }) => record);
 }
 
 /** The newest good backup of one kind (or of several: a diff's base is the newest full or diff), dated. */
 export function newestGood<R extends BackupFact>(records: readonly R[], kind: BackupKind | readonly BackupKind[]): R | null {
   const kinds: readonly BackupKind[] = typeof kind === 'string' ? [kind] : kind;
-  return newestFirst(records).find((r) => r.ok && kinds.includes(r.kind) && startOf(r) !== null) ?? null;
+  return newestOf(records, (r) => r.ok && kinds.includes(r.kind), -Infinity);
 }
 
 /** The newest failed attempt of `kind` that started after `after` (the newest good one), if any. */
 export function failureSince<R extends BackupFact>(records: readonly R[], kind: BackupKind, after: R | null): R | null {
-  const since = after === null ? -Infinity : startOf(after)!;
-  return newestFirst(records).find((r) => !r.ok && r.kind === kind && (startOf(r) ?? -Infinity) > since) ?? null;
+  return newestOf(records, (r) => !r.ok && r.kind === kind, after === null ? -Infinity : startOf(after)!);
+}
+
+/** The newest dated record that passes `test` and started after `since`; ties go to the greater id, as in newestFirst. */
+function newestOf<R extends BackupFact>(records: readonly R[], test: (r: R) => boolean, since: number): R | null {
+  let best: R | null = null;
+  let bestAt = since;
+  for (const r of records) {
+    if (!test(r)) continue;
+    const at = startOf(r);
+    if (at === null || at < bestAt || (at === bestAt && (best === null || r.id <= best.id))) continue;
+    best = r;
+    bestAt = at;
+  }
+  return best;
 }
 
 /** How old something that happened `at` is at `now`; never negative (a clock ahead reads as fresh). */

@@ -58,7 +58,16 @@ export interface BackupRule {
   action: string;
   /** Why this is right. */
   why: string;
-  choose(s: BackupDecisionInput): Omit<BackupDecision, 'rule'> | null;
+  choose(s: BackupSituation): Omit<BackupDecision, 'rule'> | null;
+}
+
+/** What the rows read, computed once per call. */
+export interface BackupSituation {
+  input: BackupDecisionInput;
+  /** The pgBackRest backup due (full or diff), and whether its backoff holds it. */
+  physical: { due: Due; wait: Wait | null } | null;
+  /** The dump due, and whether its backoff holds it. */
+  dump: { due: Due; wait: Wait | null } | null;
 }
 
 const MINUTE = 60_000;
@@ -75,12 +84,12 @@ export function retryBackoffMs(intervalMs: number): number {
   return Math.max(MINUTE, Math.min(intervalMs / 4, 15 * MINUTE));
 }
 
-interface Due {
+export interface Due {
   kind: BackupKind;
   why: string;
 }
 
-interface Wait {
+export interface Wait {
   kind: BackupKind;
   /** ms until it may be tried again. */
   left: number;
@@ -129,9 +138,9 @@ function waitOf(s: BackupDecisionInput, due: Due): Wait | null {
 }
 
 /** A kind that is due and not waiting on its backoff, as the row's outcome. */
-function takeIfReady(s: BackupDecisionInput, due: Due | null, kinds: readonly BackupKind[]): Omit<BackupDecision, 'rule'> | null {
-  if (due === null || !kinds.includes(due.kind) || waitOf(s, due) !== null) return null;
-  return { due: due.kind, why: due.why };
+function takeIfReady(candidate: BackupSituation['physical'], kind: BackupKind): Omit<BackupDecision, 'rule'> | null {
+  if (candidate === null || candidate.due.kind !== kind || candidate.wait !== null) return null;
+  return { due: kind, why: candidate.due.why };
 }
 
 /** When each kind next falls due, for the "nothing due" line. */
@@ -149,35 +158,35 @@ export const BACKUP_RULES: readonly BackupRule[] = [
     when: 'the config\'s backup.schedule is false',
     action: 'take nothing on schedule; `failover backup …` still works by hand',
     why: 'the operator chose to take backups by hand (or elsewhere); `failover health` still judges their age',
-    choose: (s) => (s.config.schedule ? null : { due: null, why: 'backup.schedule is false: backups are taken by hand only' }),
+    choose: (s) => (s.input.config.schedule ? null : { due: null, why: 'backup.schedule is false: backups are taken by hand only' }),
   },
   {
     id: 'backup-running',
     when: 'a backup is in progress anywhere (the etcd backup lock is held)',
     action: 'take nothing; ask again once it is done',
     why: 'one backup at a time: two would compete for the same disks and the same source, and pgBackRest refuses a second backup of a stanza anyway',
-    choose: (s) => (s.running ? { due: null, why: 'a backup is in progress (the backup lock is held)' } : null),
+    choose: (s) => (s.input.running ? { due: null, why: 'a backup is in progress (the backup lock is held)' } : null),
   },
   {
     id: 'backup-full-due',
     when: 'there is no good full backup, or the newest is older than pgbackrest.fullIntervalMs, and the last full did not fail within its backoff',
     action: 'take a full pgBackRest backup',
     why: 'a full is what the archived WAL restores from; first among the kinds, since without it no point in time can be restored',
-    choose: (s) => takeIfReady(s, physicalDue(s), ['full']),
+    choose: (s) => takeIfReady(s.physical, 'full'),
   },
   {
     id: 'backup-diff-due',
     when: 'a good full backup exists and is within its interval, the newest good full or diff is older than pgbackrest.diffIntervalMs, and the last diff did not fail within its backoff',
     action: 'take a differential pgBackRest backup',
     why: 'a differential copies only what changed since the full, so a restore replays a day of WAL at most instead of a week',
-    choose: (s) => takeIfReady(s, physicalDue(s), ['diff']),
+    choose: (s) => takeIfReady(s.physical, 'diff'),
   },
   {
     id: 'backup-dump-due',
     when: 'there is no good dump, or the newest is older than dumps.intervalMs, and the last dump did not fail within its backoff',
     action: 'take a dump (pg_dump -Fc of the application database)',
     why: 'the plan\'s logical backup: restorable into any PostgreSQL, table by table, independent of the physical backups',
-    choose: (s) => takeIfReady(s, dumpDue(s), ['dump']),
+    choose: (s) => takeIfReady(s.dump, 'dump'),
   },
   {
     id: 'backup-retry-wait',
@@ -185,7 +194,7 @@ export const BACKUP_RULES: readonly BackupRule[] = [
     action: 'take nothing; try again once the backoff has passed',
     why: 'a failure usually has a cause that outlasts one tick (a full disk, an unwritable repository); retrying at once would load the node and fill the catalogue with failures',
     choose: (s) => {
-      const waits = [physicalDue(s), dumpDue(s)].flatMap((due) => (due === null ? [] : [waitOf(s, due)])).filter((w): w is Wait => w !== null);
+      const waits = [s.physical?.wait, s.dump?.wait].filter((w): w is Wait => w !== null && w !== undefined);
       return waits.length === 0 ? null : { due: null, why: waits.map((w) => w.why).join('; ') };
     },
   },
@@ -194,15 +203,21 @@ export const BACKUP_RULES: readonly BackupRule[] = [
     when: 'otherwise: every kind has a good backup younger than its interval',
     action: 'take nothing',
     why: 'the schedule is met',
-    choose: (s) => ({ due: null, why: `every kind is within its interval: ${nextDue(s)}` }),
+    choose: (s) => ({ due: null, why: `every kind is within its interval: ${nextDue(s.input)}` }),
   },
 ];
 
 /** The first row whose outcome is not null; the last row always decides. */
 export function decideBackup(input: BackupDecisionInput): BackupDecision {
+  const situation = situationOf(input);
   for (const rule of BACKUP_RULES) {
-    const outcome = rule.choose(input);
+    const outcome = rule.choose(situation);
     if (outcome !== null) return { ...outcome, rule: rule.id };
   }
   throw new Error('unreachable: the last backup rule always decides');
+}
+
+export function situationOf(input: BackupDecisionInput): BackupSituation {
+  const judged = (due: Due | null) => (due === null ? null : { due, wait: waitOf(input, due) });
+  return { input, physical: judged(physicalDue(input)), dump: judged(dumpDue(input)) };
 }

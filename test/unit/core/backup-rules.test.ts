@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { BackupConfig } from '../../../src/config/backup-schema.js';
 import type { BackupFact, BackupPolicy } from '../../../src/core/backup-catalog.js';
-import { BACKUP_RULES, decideBackup, retryBackoffMs, type BackupDecisionInput, type BackupRuleId } from '../../../src/core/backup-rules.js';
+import { BACKUP_RULES, decideBackup, retryBackoffMs, situationOf, type BackupDecisionInput, type BackupRuleId } from '../../../src/core/backup-rules.js';
 import type { BackupKind, BackupRecord } from '../../../src/dcs/backups.js';
 import { CONFIG, DAY, FRESH, HOUR, MINUTE, NOW, backupConfig, failed, record } from './backup-fixtures.js';
 
@@ -117,7 +117,7 @@ describe('the backup rule table', () => {
   });
 
   it('ends with a row that always decides', () => {
-    expect(BACKUP_RULES.at(-1)!.choose(input(FRESH))).not.toBeNull();
+    expect(BACKUP_RULES.at(-1)!.choose(situationOf(input(FRESH)))).not.toBeNull();
   });
 });
 
