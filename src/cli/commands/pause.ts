@@ -1,9 +1,18 @@
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { EventLog } from '../../dcs/events.js';
 import { withStore } from '../context.js';
 
-export const operator = (): string => `${process.env.USER ?? 'unknown'}@${hostname()}`;
+export const operator = (): string => `${process.env.USER ?? loginName()}@${hostname()}`;
+
+/** The login of the process when USER is not set (a root shell, cron, a container). */
+function loginName(): string {
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 export function registerPause(program: Command): void {
   program
