@@ -71,7 +71,7 @@ export function readDumpResult(exitCode: number, stdout: string, stderr: string,
 }
 
 /**
- * The owner of the dumped database, from `pg_restore -l`: its DATABASE entry reads
+ * The owner of the dumped database, from `pg_restore -C -l`: its DATABASE entry reads
  * `<id>; <tableoid> <oid> DATABASE - <name> <owner>`. Null when the listing has none.
  */
 export function databaseOwnerOf(listing: string): string | null {

@@ -105,16 +105,20 @@ file=$1 want=$2
 got=$(sha256sum -- "$file") || exit 31
 got=\${got%% *}
 [ "$got" = "$want" ] || { echo "pgf-sha $got"; exit 32; }
-pg_restore -l -- "$file" || exit 33
+# -C: without it the listing leaves the DATABASE entry (and its owner) out.
+pg_restore -C -l -- "$file" || exit 33
 `;
 
-// Step two: create the database (createdb refuses one that exists, atomically), restore in
-// one transaction that stops at the first error, and drop the database again if it failed.
+// Step two: create the database (createdb refuses one that exists, atomically) from template0,
+// as pg_dump's documentation says: the dump holds everything the dumped database had, the
+// objects it got from template1 included (the node image puts PgBouncer's lookup function
+// there), and a copy of template1 would already hold them. Then restore in one transaction
+// that stops at the first error, and drop the database again if it failed.
 const RESTORE_SCRIPT = `
 set -u
 file=$1 into=$2 owner=$3 limit=$4
 export PGUSER="\${POSTGRES_USER:-postgres}"
-if [ -n "$owner" ]; then createdb --no-password -O "$owner" "$into"; else createdb --no-password "$into"; fi || exit 40
+if [ -n "$owner" ]; then createdb --no-password -T template0 -O "$owner" "$into"; else createdb --no-password -T template0 "$into"; fi || exit 40
 timeout -s TERM -k 10 "$limit" pg_restore --no-password --exit-on-error --single-transaction -d "$into" -- "$file"
 rc=$?
 [ $rc -eq 0 ] || { dropdb --no-password "$into" >/dev/null 2>&1 || echo pgf-left-behind; exit $rc; }

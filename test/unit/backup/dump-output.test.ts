@@ -67,7 +67,7 @@ describe('databaseOwnerOf', () => {
     '3363; 1262 16384 DATABASE - app app',
     '215; 1259 16390 TABLE public t app',
   ].join('\n');
-  it('reads the DATABASE entry of pg_restore -l', () => expect(databaseOwnerOf(listing)).toBe('app'));
+  it('reads the DATABASE entry of pg_restore -C -l', () => expect(databaseOwnerOf(listing)).toBe('app'));
   it('is null when the listing has none', () => expect(databaseOwnerOf('215; 1259 16390 TABLE public t app\n')).toBeNull());
 });
 
