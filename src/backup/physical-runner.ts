@@ -1,7 +1,8 @@
 import { chooseBackupSource } from '../core/backup-source.js';
 import { replicationHostOf } from '../config/schema.js';
 import { withBackupLock } from '../dcs/backup-lock.js';
-import { backupIdAt, backupRecordSchema, putBackup, readBackups, type BackupRecord } from '../dcs/backups.js';
+import { backupIdAt, backupRecordSchema, deleteBackup, putBackup, readBackups, type BackupRecord } from '../dcs/backups.js';
+import { backupsToPrune } from '../core/backup-rules.js';
 import type { ClusterStore } from '../dcs/store.js';
 import { sleep } from '../time.js';
 import type { BackupEdges } from './edges.js';
@@ -85,7 +86,21 @@ async function physicalUnderLock(ctx: PhysicalRunContext): Promise<PhysicalRun> 
     });
   }
   await putBackup(store.etcd, store.keys, record);
+  if (record.ok) await pruneCatalog(ctx, now());
   return { outcome: record.ok ? 'taken' : 'failed', record, source };
+}
+
+/**
+ * pgBackRest expired the backups past repo1-retention-full itself, after this one; the
+ * catalogue follows (core/backup-prune.ts): full and diff records older than the oldest kept
+ * full go, and old failures. Records only: the files are pgBackRest's.
+ */
+async function pruneCatalog(ctx: PhysicalRunContext, at: number): Promise<void> {
+  const { store, edges } = ctx;
+  const { records } = await readBackups(store.etcd, store.keys);
+  for (const record of backupsToPrune(records.filter((r) => r.kind !== 'dump'), edges.backup, at)) {
+    await deleteBackup(store.etcd, store.keys, record.kind, record.id);
+  }
 }
 
 /**

@@ -1,10 +1,11 @@
 import { chmodSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBackups } from '../../src/dcs/backups.js';
 import { startAgents, type RunningAgents } from '../support/agents.js';
 import { failoverCli, writeCliConfig } from '../support/cli.js';
-import { startCluster, type TestCluster } from '../support/cluster.js';
+import { docker, startCluster, type TestCluster } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
 
 // Issue 16, watched and scheduled: the leader takes the first full backup and the first dump
@@ -108,4 +109,30 @@ describe('scheduled backups and their health', () => {
       2000,
     );
   });
+
+  it('keeps retentionFull full backups: pgBackRest expires the older ones and the catalogue follows', async () => {
+    // Two more by hand (the schedule took the first): three in all, two kept.
+    for (let i = 0; i < 2; i++) {
+      const r = await failover('backup', 'full', '--json');
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const { records } = await readBackups(agents.store.etcd, agents.store.keys);
+    const fulls = records.filter((r) => r.kind === 'full' && r.ok);
+    expect(fulls).toHaveLength(BACKUP.pgbackrest.retentionFull);
+    const labels = await pgbackrestLabels(cluster);
+    expect(labels.sort()).toEqual(fulls.map((r) => r.label).sort());
+  });
 });
+
+/** The full backups pgBackRest's repository holds, by label (`pgbackrest info` in the primary's container). */
+async function pgbackrestLabels(cluster: TestCluster): Promise<string[]> {
+  const exec = await docker.getContainer(cluster.node('pgsql').container).exec({ Cmd: ['pgbackrest', `--stanza=t${cluster.runId}`, '--repo1-path=/backups/pgbackrest', '--output=json', 'info'], User: 'postgres', AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  const out = new PassThrough();
+  out.on('data', (c: Buffer) => chunks.push(c));
+  docker.modem.demuxStream(stream, out, new PassThrough());
+  await new Promise((resolve) => stream.on('end', resolve));
+  const [stanza] = JSON.parse(Buffer.concat(chunks).toString()) as Array<{ backup: Array<{ label: string; type: string }> }>;
+  return stanza!.backup.filter((b) => b.type === 'full').map((b) => b.label);
+}
