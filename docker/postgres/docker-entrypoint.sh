@@ -87,6 +87,7 @@ init_primary() {
   local psql=(psql -v ON_ERROR_STOP=1 -X -q --username "$POSTGRES_USER")
   # Passwords travel on psql's standard input, never in its arguments.
   create_roles "${psql[@]}"
+  create_stanza_if_new
   local slot
   for slot in ${REPLICA_SLOTS:+${REPLICA_SLOTS//,/ }}; do
     "${psql[@]}" --dbname postgres -c "SELECT pg_create_physical_replication_slot('$slot')" >/dev/null
@@ -265,6 +266,7 @@ if [ "${1:-postgres}" = postgres ]; then
   check_role_names
   check_tls
   check_backup
+  write_backup_config
   write_passfile
   # A swap a crash interrupted is finished, an unfinished clone dropped, before anything reads the data.
   pgf-rejoin recover
@@ -282,7 +284,6 @@ if [ "${1:-postgres}" = postgres ]; then
   fi
   write_access_rules
   mapfile -t tls_args < <(tls_server_args)
-  write_backup_config
   mapfile -t backup_args < <(backup_server_args)
   log "WAL archiving $(backup_summary)"
   log "TLS $(tls_enabled && echo "on ($PGF_TLS_DIR): hostssl only, peers verified with sslmode=verify-full" || echo "off (no certificates in $PGF_TLS_DIR)")"

@@ -88,8 +88,24 @@ log-level-file=off
 [$PGF_BACKUP_STANZA]
 pg1-path=$PGDATA
 pg1-socket-path=/var/run/postgresql
+pg1-user=${POSTGRES_USER:-postgres}
 CONF
   mv "$PGF_PGBACKREST_CONF.tmp" "$PGF_PGBACKREST_CONF"
+}
+
+# On a new cluster's first start (init_primary, with its temporary server up): the stanza, so
+# that the first segment the primary completes can be archived. Without it every archive-push
+# fails (no archive.info) until the first backup creates the stanza. A repository that holds
+# this stanza for another cluster (a data directory wiped, the backups kept) is refused by
+# pgBackRest: logged, and the node starts anyway; archiving then fails visibly.
+create_stanza_if_new() {
+  backup_enabled && [ "$PGF_BACKUP_ARCHIVE" = on ] || return 0
+  local out
+  if out=$(pgbackrest --stanza="$PGF_BACKUP_STANZA" stanza-create 2>&1); then
+    log "pgBackRest stanza $PGF_BACKUP_STANZA ready in $(backup_repository)"
+  else
+    log "pgbackrest stanza-create failed, WAL archiving fails until it succeeds: $(printf '%s' "$out" | tr '\n' ' ' | cut -c1-400)"
+  fi
 }
 
 # The archive settings as postgres command-line options, one word a line (nothing when backups

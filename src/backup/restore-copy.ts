@@ -77,7 +77,6 @@ export async function restoreCopy(edges: BackupEdges, options: RestoreCopyOption
   const taken = await nameTaken(template.engine, container);
   if (taken) return refuse(`a ${taken} named ${container} exists already; choose another --as, or remove it (docker rm -f ${container}; docker volume rm ${volume})`);
 
-  const warnings = options.primary ? await archiveUpToNow(edges, options.primary, say) : ['no published primary: the WAL written since the last segment switch may not be in the archive yet'];
   let points: BackupPoint[];
   try {
     points = (await pgbackrestInfo(edges, template.node)).backup.map((b) => ({ label: b.label, stopSec: b.timestamp.stop, stopLsn: b.lsn?.stop ? tryParseLsn(b.lsn.stop) : null }));
@@ -86,6 +85,7 @@ export async function restoreCopy(edges: BackupEdges, options: RestoreCopyOption
   }
   const set = chooseBackupSet(options.target, points, now());
   if (!set.ok) return refuse(set.error);
+  const warnings = options.primary ? await archiveUpToNow(edges, options.primary, say) : ['no published primary: the WAL written since the last segment switch may not be in the archive yet'];
 
   const labels = { [RESTORE_LABEL]: options.name, 'pg-failover.cluster': edges.cluster, 'pg-failover.restore-target': options.target.target, 'pg-failover.restore-set': set.value.label };
   await createVolume(template.engine, volume, labels);
