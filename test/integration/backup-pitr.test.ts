@@ -119,6 +119,8 @@ describe('pgBackRest: archiving that follows the primary, full and diff backups,
     // T on the primary's clock, after those commits; the next rows commit after it.
     const target = (await cluster.query<{ t: string }>('pgsql', `SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`))[0]!.t;
     await eventually(async () => (await cluster.query<{ after: boolean }>('pgsql', 'SELECT clock_timestamp() > $1::timestamptz AS after', [target]))[0]!.after, 'the primary\'s clock past T');
+    // The same point as an LSN: the end of the WAL written so far (the first 100 rows' commits are before it).
+    const targetLsn = (await cluster.query<{ lsn: string }>('pgsql', 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
     await cluster.query('pgsql', 'INSERT INTO pitr SELECT generate_series(101, 200)');
     await eventually(async () => (await cluster.query<{ n: string }>('replica-1', 'SELECT count(*) AS n FROM pitr'))[0]?.n === '200', 'rows on replica-1', 10_000);
     await eventually(async () => (await cluster.query<{ n: string }>('replica-2', 'SELECT count(*) AS n FROM pitr'))[0]?.n === '200', 'rows on replica-2', 10_000);
@@ -161,7 +163,25 @@ describe('pgBackRest: archiving that follows the primary, full and diff backups,
     }
     const info = await docker.getContainer(copy.container).inspect();
     expect(info.Mounts.find((m) => m.Destination === '/backups')).toMatchObject({ RW: false });
+    // The node it was made from has POSTGRES_PASSWORD in its environment (this test cluster); the copy takes names only.
+    expect(info.Config.Env.join('\n')).not.toMatch(/PASSWORD|secret/i);
     expect(archived(`${copy.timeline.toString(16).toUpperCase().padStart(8, '0')}.history`)).toBe(false);
+
+    // The same point by LSN: the same 100 rows.
+    const byLsn = `lsn-${cluster.runId}`;
+    copies.push(byLsn);
+    const lsnResult = await cli(['restore', '--to', targetLsn, '--as', byLsn, '--json']);
+    expect(lsnResult.code).toBe(0);
+    const lsnCopy = JSON.parse(lsnResult.stdout) as { hostPort: number; target: { type: string; value: string } };
+    expect(lsnCopy.target).toEqual({ type: 'lsn', value: targetLsn });
+    const lsnClient = new pg.Client({ host: '127.0.0.1', port: lsnCopy.hostPort, user: 'postgres', password: POSTGRES_PASSWORD, database: 'postgres', connectionTimeoutMillis: 5000 });
+    lsnClient.on('error', () => undefined);
+    await lsnClient.connect();
+    try {
+      expect((await lsnClient.query<{ n: string; max: number }>('SELECT count(*) AS n, max(id) AS max FROM pitr')).rows[0]).toEqual({ n: '100', max: 100 });
+    } finally {
+      await lsnClient.end().catch(() => undefined);
+    }
 
     // A second copy of the same name is refused, and nothing of the first is touched.
     const again = await cli(['restore', '--to', target, '--as', name]);
