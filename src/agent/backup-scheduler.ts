@@ -71,8 +71,10 @@ export class BackupScheduler {
 
   private async takeDue(edges: BackupEdges): Promise<void> {
     const { etcd, keys } = this.cluster.store;
-    const [{ records }, lock] = await Promise.all([readBackups(etcd, keys), etcd.get(keys.backupLock).string()]);
-    const decision = decideBackup({ now: Date.now(), config: edges.backup, records, running: lock !== null });
+    const [{ records }, lock, published] = await Promise.all([readBackups(etcd, keys), etcd.get(keys.backupLock).string(), this.cluster.store.published()]);
+    // A promotion starts a new timeline: the core takes a diff on it (backup-diff-after-promotion).
+    const since = published ? Date.parse(published.since) : NaN;
+    const decision = decideBackup({ now: Date.now(), config: edges.backup, records, running: lock !== null, promotedAt: Number.isFinite(since) ? since : null });
     this.logDecisionOnce(decision);
     if (decision.due === null) return;
     await this.take(edges, decision.due, decision);

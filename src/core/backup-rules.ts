@@ -32,12 +32,15 @@ export interface BackupDecisionInput {
   records: readonly BackupFact[];
   /** A backup is in progress somewhere: the etcd backup lock is held. */
   running: boolean;
+  /** When the published primary was promoted (ms; its `since`); absent or null: unknown. */
+  promotedAt?: number | null;
 }
 
 export type BackupRuleId =
   | 'backup-schedule-off'
   | 'backup-running'
   | 'backup-full-due'
+  | 'backup-diff-after-promotion'
   | 'backup-diff-due'
   | 'backup-dump-due'
   | 'backup-retry-wait'
@@ -87,6 +90,8 @@ export function retryBackoffMs(intervalMs: number): number {
 export interface Due {
   kind: BackupKind;
   why: string;
+  /** A diff due because the newest backup predates the current primary's promotion. */
+  afterPromotion?: boolean;
 }
 
 export interface Wait {
@@ -104,7 +109,8 @@ const intervalOf = (config: BackupPolicy, kind: BackupKind): number =>
  * interval, else a diff when the newest good full or diff is older than the diff interval. While a
  * full is due no diff is taken: the full supersedes it, and a diff would only delay the full.
  */
-function physicalDue({ now, config, records }: BackupDecisionInput): Due | null {
+function physicalDue(s: BackupDecisionInput): Due | null {
+  const { now, config, records } = s;
   const { fullIntervalMs, diffIntervalMs } = config.pgbackrest;
   const full = newestGood(records, 'full');
   if (full === null) return { kind: 'full', why: 'no good full backup yet: pgBackRest needs one before any archived WAL can be restored' };
@@ -112,6 +118,9 @@ function physicalDue({ now, config, records }: BackupDecisionInput): Due | null 
   if (fullAge >= fullIntervalMs) return { kind: 'full', why: `the last good full backup is ${formatAge(fullAge)} old, past its ${formatAge(fullIntervalMs)} interval` };
   const base = newestGood(records, ['full', 'diff'])!;
   const baseAge = ageAt(now, startOf(base)!);
+  const promotedAt = s.promotedAt ?? null;
+  if (promotedAt !== null && startOf(base)! < promotedAt && promotedAt <= now)
+    return { kind: 'diff', afterPromotion: true, why: `the newest full or differential backup (${formatAge(baseAge)} old) predates the promotion of the current primary ${formatAge(ageAt(now, promotedAt))} ago` };
   if (baseAge >= diffIntervalMs)
     return { kind: 'diff', why: `the last good full or differential backup is ${formatAge(baseAge)} old, past the ${formatAge(diffIntervalMs)} differential interval` };
   return null;
@@ -138,8 +147,8 @@ function waitOf(s: BackupDecisionInput, due: Due): Wait | null {
 }
 
 /** A kind that is due and not waiting on its backoff, as the row's outcome. */
-function takeIfReady(candidate: BackupSituation['physical'], kind: BackupKind): Omit<BackupDecision, 'rule'> | null {
-  if (candidate === null || candidate.due.kind !== kind || candidate.wait !== null) return null;
+function takeIfReady(candidate: BackupSituation['physical'], kind: BackupKind, afterPromotion = false): Omit<BackupDecision, 'rule'> | null {
+  if (candidate === null || candidate.due.kind !== kind || candidate.wait !== null || (candidate.due.afterPromotion ?? false) !== afterPromotion) return null;
   return { due: kind, why: candidate.due.why };
 }
 
@@ -173,6 +182,13 @@ export const BACKUP_RULES: readonly BackupRule[] = [
     action: 'take a full pgBackRest backup',
     why: 'a full is what the archived WAL restores from; first among the kinds, since without it no point in time can be restored',
     choose: (s) => takeIfReady(s.physical, 'full'),
+  },
+  {
+    id: 'backup-diff-after-promotion',
+    when: 'a good full backup exists and is within its interval, but the newest good full or diff started before the current primary was promoted (a failover or a switchover), and the last diff did not fail within its backoff',
+    action: 'take a differential pgBackRest backup now, on the new primary',
+    why: 'WAL the old primary completed but had not archived when it died is missing from the archive; a backup on the new timeline makes every point after it restorable without that WAL, and it starts the new primary\'s chain',
+    choose: (s) => takeIfReady(s.physical, 'diff', true),
   },
   {
     id: 'backup-diff-due',

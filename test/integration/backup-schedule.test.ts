@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBackups } from '../../src/dcs/backups.js';
-import { startAgents, type RunningAgents } from '../support/agents.js';
+import { publishedOtherThan, startAgents, type RunningAgents } from '../support/agents.js';
 import { failoverCli, writeCliConfig } from '../support/cli.js';
 import { docker, startCluster, type TestCluster } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
@@ -121,6 +121,24 @@ describe('scheduled backups and their health', () => {
     expect(fulls).toHaveLength(BACKUP.pgbackrest.retentionFull);
     const labels = await pgbackrestLabels(cluster);
     expect(labels.sort()).toEqual(fulls.map((r) => r.label).sort());
+  });
+
+  it('after a failover, the leader takes a differential on the new primary by itself', async () => {
+    const killedAt = Date.now();
+    await docker.getContainer(cluster.node('pgsql').container).kill();
+    const promoted = await publishedOtherThan(agents, 'pgsql');
+    const diff = await eventually(
+      async () => {
+        const { records } = await readBackups(agents.store.etcd, agents.store.keys);
+        return records.find((r) => r.kind === 'diff' && r.ok && Date.parse(r.startedAt) > killedAt) ?? null;
+      },
+      'a scheduled differential after the failover',
+      120_000,
+      1000,
+    );
+    expect(diff).toMatchObject({ node: promoted.name, role: 'primary', by: 'schedule' });
+    const events = (await failover('events', '--json')).stdout;
+    expect(events).toContain('backup-diff-after-promotion');
   });
 });
 

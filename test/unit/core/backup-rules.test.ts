@@ -37,6 +37,13 @@ describe('decideBackup: first matching row wins', () => {
     { name: 'a full due takes the place of a diff due too', input: input([record('full', 8 * DAY), record('dump', HOUR)]), by: 'backup-full-due', due: 'full' },
     { name: 'a failed diff does not hold a full back', input: input([record('full', 8 * DAY), failed('diff', MINUTE), record('dump', HOUR)]), by: 'backup-full-due', due: 'full' },
 
+    // Diff after a promotion: the new primary's chain starts with a backup on its timeline.
+    { name: 'a failover 10 min ago, the newest diff 2 h old: a diff now', input: input([record('full', 3 * DAY), record('diff', 2 * HOUR), record('dump', HOUR)], { promotedAt: NOW - 10 * MINUTE }), by: 'backup-diff-after-promotion', due: 'diff', says: 'predates the promotion of the current primary 10 min ago' },
+    { name: 'a full due still outranks it', input: input([record('full', 8 * DAY), record('dump', HOUR)], { promotedAt: NOW - MINUTE }), by: 'backup-full-due', due: 'full' },
+    { name: 'a diff taken after the promotion: nothing more', input: input([record('full', 3 * DAY), record('diff', 5 * MINUTE), record('dump', HOUR)], { promotedAt: NOW - 10 * MINUTE }), by: 'backup-nothing-due', due: null },
+    { name: 'the after-promotion diff failed just now: wait', input: input([record('full', 3 * DAY), record('diff', 2 * HOUR), failed('diff', MINUTE, { durationMs: 0 }), record('dump', HOUR)], { promotedAt: NOW - 10 * MINUTE }), by: 'backup-retry-wait', due: null },
+    { name: 'a promotion time in the future (a clock ahead) is not believed', input: input(FRESH, { promotedAt: NOW + HOUR }), by: 'backup-nothing-due', due: null },
+
     // Diff.
     { name: 'a full a day old: a diff', input: input([record('full', DAY + MINUTE), record('dump', HOUR)]), by: 'backup-diff-due', due: 'diff', says: 'the last good full or differential backup is 24 h old, past the 24 h differential interval' },
     { name: 'the newest diff is a day old: a diff', input: input([record('full', 3 * DAY), record('diff', 25 * HOUR), record('dump', HOUR)]), by: 'backup-diff-due', due: 'diff', says: '25 h old' },
