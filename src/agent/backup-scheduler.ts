@@ -24,6 +24,13 @@ import type { ClusterContext } from './cluster-context.js';
 const CONSIDER_EVERY_MS = 5000;
 /** How often every agent refreshes what /metrics shows of backups and archiving. */
 const WATCH_EVERY_MS = 15_000;
+/**
+ * After a refusal (no published primary, or none any agent sees answering), how long the leader
+ * waits before asking again. A refusal writes no record, so the core's retry backoff does not
+ * apply; without this pause a primary down under `pause`, or a partition, would take the backup
+ * lock and write an event every 5 s, pushing the outage's own events out of the bounded log.
+ */
+export const REFUSED_RETRY_MS = 60_000;
 
 export class BackupScheduler {
   private readonly edges: BackupEdges | null;
@@ -32,6 +39,10 @@ export class BackupScheduler {
   private watchedAt = 0;
   private watching = false;
   private lastDecision = '';
+  /** No new attempt before this time (ms): set by a refusal. */
+  private holdUntil = 0;
+  /** The last refusal reported as an event: the same one again is not reported again. */
+  private lastRefusal = '';
   private readonly watch: BackupWatch = { readAt: null, records: [], archivers: {} };
 
   constructor(
@@ -59,17 +70,17 @@ export class BackupScheduler {
   /** The leader, every tick: start a due backup in the background; never waits for one. */
   consider(now: number): void {
     const edges = this.edges;
-    if (!edges || !edges.backup.schedule || this.running || now - this.consideredAt < CONSIDER_EVERY_MS) return;
+    if (!edges || !edges.backup.schedule || this.running || now - this.consideredAt < CONSIDER_EVERY_MS || now < this.holdUntil) return;
     this.consideredAt = now;
     this.running = true;
-    void this.takeDue(edges)
+    void this.takeDue(edges, now)
       .catch((error: unknown) => this.cluster.log.warn({ error: describeError(error) }, 'scheduled backup: could not run'))
       .finally(() => {
         this.running = false;
       });
   }
 
-  private async takeDue(edges: BackupEdges): Promise<void> {
+  private async takeDue(edges: BackupEdges, now: number): Promise<void> {
     const { etcd, keys } = this.cluster.store;
     const [{ records }, lock, published] = await Promise.all([readBackups(etcd, keys), etcd.get(keys.backupLock).string(), this.cluster.store.published()]);
     // A promotion starts a new timeline: the core takes a diff on it (backup-diff-after-promotion).
@@ -77,18 +88,22 @@ export class BackupScheduler {
     const decision = decideBackup({ now: Date.now(), config: edges.backup, records, running: lock !== null, promotedAt: Number.isFinite(since) ? since : null });
     this.logDecisionOnce(decision);
     if (decision.due === null) return;
-    await this.take(edges, decision.due, decision);
+    await this.take(edges, decision.due, decision, now);
   }
 
-  private async take(edges: BackupEdges, kind: BackupKind, decision: BackupDecision): Promise<void> {
+  private async take(edges: BackupEdges, kind: BackupKind, decision: BackupDecision, now: number): Promise<void> {
     const viewStaleMs = this.cluster.config.timings.failureTimeMs;
     const ctx = { edges, store: this.cluster.store, by: 'schedule', viewStaleMs };
     const run = kind === 'dump' ? await runDump(ctx) : await runPhysical({ ...ctx, kind });
     if (run.outcome === 'locked') return;
     if (run.outcome === 'refused') {
-      void this.events.emit({ kind: 'backup', rule: run.rule, message: `scheduled ${kind} not taken: ${run.reason}` });
+      this.holdUntil = now + REFUSED_RETRY_MS;
+      const refusal = `${kind}:${run.rule}`;
+      if (refusal !== this.lastRefusal) void this.events.emit({ kind: 'backup', rule: run.rule, message: `scheduled ${kind} not taken: ${run.reason}` });
+      this.lastRefusal = refusal;
       return;
     }
+    this.lastRefusal = '';
     const { record } = run;
     const what = `${record.id} from ${record.node} (${record.role})`;
     void this.events.emit({
