@@ -38,6 +38,15 @@ export function pgbackrestCommand(edges: Pick<BackupEdges, 'cluster' | 'backup'>
 }
 
 /**
+ * `pgbackrest stop|start` for the stanza on one node. These take no repository or data
+ * directory options: given --repo1-path, pgBackRest 2.45 refuses them ("option 'repo-path' not
+ * valid for command 'stop'", error 31), which is how an earlier version never stopped anything.
+ */
+export function stopStartCommand(edges: Pick<BackupEdges, 'cluster' | 'backup'>, command: 'stop' | 'start'): string[] {
+  return ['pgbackrest', `--stanza=${stanzaOf(edges)}`, ...(command === 'stop' ? ['--force'] : []), command];
+}
+
+/**
  * The line that says why a pgBackRest command failed: its first `ERROR: [nnn]: …` line (with the
  * message's continuation folded in), else the last non-empty line, else the exit code. pgBackRest
  * prints paths and settings, never a password (none is given to it).
@@ -78,6 +87,9 @@ async function runOrThrow(edges: BackupEdges, node: NodeConfig, args: string[], 
  * reaches the archive. Run on the primary; throws a PgbackrestError with one line.
  */
 export async function ensureStanza(edges: BackupEdges, primary: NodeConfig): Promise<void> {
+  // A stop left by a timed-out backup whose `start` failed would refuse every archive-push:
+  // lifted here, before every backup (start is idempotent: it only warns when not stopped).
+  await run(edges, primary, stopStartCommand(edges, 'start'), 30_000).catch(() => undefined);
   await runOrThrow(edges, primary, pgbackrestCommand(edges, 'stanza-create'), STANZA_CREATE_MS, `pgbackrest stanza-create (stanza ${stanzaOf(edges)})`);
   await checkArchiving(edges, primary);
 }
@@ -204,6 +216,6 @@ async function describeNewBackup(edges: BackupEdges, node: NodeConfig, stdout: s
  * archive-push too. pgBackRest resumes or discards the aborted backup on the next one.
  */
 async function stopRunningBackup(edges: BackupEdges, node: NodeConfig): Promise<void> {
-  await run(edges, node, pgbackrestCommand(edges, '--force', 'stop'), 30_000).catch(() => undefined);
-  await run(edges, node, pgbackrestCommand(edges, 'start'), 30_000).catch(() => undefined);
+  await run(edges, node, stopStartCommand(edges, 'stop'), 30_000).catch(() => undefined);
+  await run(edges, node, stopStartCommand(edges, 'start'), 30_000).catch(() => undefined);
 }
