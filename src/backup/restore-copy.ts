@@ -74,8 +74,9 @@ export async function restoreCopy(edges: BackupEdges, options: RestoreCopyOption
   const found = await findTemplate(order, (node) => edges.engine(node), edges.backup.directory);
   if (!found.ok) return refuse(`no running node mounts the backup storage at ${edges.backup.directory} (${found.reasons.join('; ')})`);
   const template = found.template;
-  const taken = await nameTaken(template.engine, container);
-  if (taken) return refuse(`a ${taken} named ${container} exists already; choose another --as, or remove it (docker rm -f ${container}; docker volume rm ${volume})`);
+  // The restore's helper container too: one left by a restore whose CLI was killed holds the volume.
+  const taken = (await nameTaken(template.engine, container)) ?? ((await nameTaken(template.engine, `${container}-pgbackrest`)) === 'container' ? 'helper container' : null);
+  if (taken) return refuse(`a ${taken} named ${container} exists already; choose another --as, or remove it (docker rm -f ${container} ${container}-pgbackrest; docker volume rm ${volume})`);
 
   let points: BackupPoint[];
   try {
@@ -88,12 +89,14 @@ export async function restoreCopy(edges: BackupEdges, options: RestoreCopyOption
   const warnings = options.primary ? await archiveUpToNow(edges, options.primary, say) : ['no published primary: the WAL written since the last segment switch may not be in the archive yet'];
 
   const labels = { [RESTORE_LABEL]: options.name, 'pg-failover.cluster': edges.cluster, 'pg-failover.restore-target': options.target.target, 'pg-failover.restore-set': set.value.label };
-  await createVolume(template.engine, volume, labels);
   const fail = async (error: string): Promise<RestoreCopyResult> => {
     say(`${error}; removing ${container} and its volume`);
+    await removeCopy(template.engine, `${container}-pgbackrest`, null);
     return { ok: false, created: true, error, leftovers: await removeCopy(template.engine, container, volume) };
   };
   try {
+    // Inside the try: a create that timed out after Docker made the volume must not leave it behind.
+    await createVolume(template.engine, volume, labels);
     say(`restoring backup ${set.value.label} into volume ${volume} (${template.node.name}'s image ${template.image})`);
     const restoreStarted = now();
     const restored = await runToEnd(template.engine, `${container}-pgbackrest`, restoreJob(edges, template, volume, set.value.label, options.target, labels), Math.max(1000, deadline - now()));
