@@ -1,5 +1,5 @@
 import type { NodeConfig } from '../config/schema.js';
-import { backupIdAt, type BackupRecord, backupRecordSchema } from '../dcs/backups.js';
+import { attemptFields, backupIdAt, backupRecordSchema, type BackupRecord } from '../dcs/backups.js';
 import { execIn } from '../docker/engine.js';
 import { type BackupEdges, type BackupSource, dumpDatabaseOf } from './edges.js';
 import { databaseNameProblem, databaseOwnerOf, oneLine, readDumpResult } from './dump-output.js';
@@ -59,17 +59,7 @@ export async function takeDump(edges: BackupEdges, source: BackupSource, options
     (error: unknown) => ({ ok: false as const, recoveryConflict: false, error: `the dump could not be run in ${source.node.container}: ${oneLine(error instanceof Error ? error.message : String(error))}` }),
   );
   const finishedAt = now();
-  const base = {
-    id,
-    kind: 'dump' as const,
-    startedAt: new Date(startedAt).toISOString(),
-    finishedAt: new Date(finishedAt).toISOString(),
-    durationMs: Math.max(0, Math.round(finishedAt - startedAt)),
-    node: source.node.name,
-    role: source.role,
-    database,
-    by: options.by,
-  };
+  const base = { ...attemptFields('dump', startedAt, finishedAt, { node: source.node.name, role: source.role }, options.by, id), database };
   const record: BackupRecord = outcome.ok
     ? { ...base, ok: true, sizeBytes: outcome.sizeBytes, file: `dumps/${id}.dump`, sha256: outcome.sha256 }
     : { ...base, ok: false, sizeBytes: 0, error: outcome.error };

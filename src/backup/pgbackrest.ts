@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { NodeConfig } from '../config/schema.js';
-import { backupIdAt, backupRecordSchema, type BackupRecord } from '../dcs/backups.js';
+import { attemptFields, backupRecordSchema, type BackupRecord } from '../dcs/backups.js';
 import { execIn, type ExecResult } from '../docker/engine.js';
 import { type BackupEdges, type BackupSource, stanzaOf } from './edges.js';
 
@@ -173,16 +173,7 @@ export async function takePhysicalBackup(edges: BackupEdges, kind: 'full' | 'dif
   }
   const finishedAt = now();
   const actualKind = outcome.ok && outcome.backup.type === 'full' ? 'full' : kind;
-  const base = {
-    id: backupIdAt(actualKind, new Date(startedAt)),
-    kind: actualKind,
-    startedAt: new Date(startedAt).toISOString(),
-    finishedAt: new Date(finishedAt).toISOString(),
-    durationMs: Math.max(0, Math.round(finishedAt - startedAt)),
-    node: node.name,
-    role: source.role,
-    by: options.by,
-  };
+  const base = attemptFields(actualKind, startedAt, finishedAt, { node: node.name, role: source.role }, options.by);
   const record: BackupRecord = outcome.ok
     ? {
         ...base,

@@ -1,7 +1,7 @@
 import { chooseBackupSource } from '../core/backup-source.js';
 import { replicationHostOf } from '../config/schema.js';
 import { withBackupLock } from '../dcs/backup-lock.js';
-import { backupIdAt, backupRecordSchema, deleteBackup, putBackup, readBackups, type BackupRecord } from '../dcs/backups.js';
+import { attemptFields, backupIdAt, backupRecordSchema, deleteBackup, putBackup, readBackups, type BackupRecord } from '../dcs/backups.js';
 import { backupsToPrune } from '../core/backup-rules.js';
 import type { ClusterStore } from '../dcs/store.js';
 import { sleep } from '../time.js';
@@ -72,16 +72,9 @@ async function physicalUnderLock(ctx: PhysicalRunContext): Promise<PhysicalRun> 
     // The stanza or archiving is not right (ensureStanza's one line): a failed backup, recorded as such.
     const finishedAt = now();
     record = backupRecordSchema.parse({
-      id: backupIdAt(kind, new Date(startedAt)),
-      kind,
+      ...attemptFields(kind, startedAt, finishedAt, { node: node.name, role: choice.role }, ctx.by),
       ok: false,
-      startedAt: new Date(startedAt).toISOString(),
-      finishedAt: new Date(finishedAt).toISOString(),
-      durationMs: Math.max(0, Math.round(finishedAt - startedAt)),
-      node: node.name,
-      role: choice.role,
       sizeBytes: 0,
-      by: ctx.by,
       error: (error instanceof Error ? error.message : String(error)).slice(0, 2000),
     });
   }

@@ -5,13 +5,14 @@ import type { LabAccess } from '../drill/lab-access.js';
 import { describeError, withClient } from '../postgres/connection.js';
 import { readArchiver, type ArchiverRow } from '../postgres/archiver.js';
 import { openStore } from './context.js';
+import { backupStatuses, type BackupKindStatus } from '../status/backup-status.js';
 
 // `failover health` on backups (issue 16): the catalogue from etcd (the reader's login) and
 // pg_stat_archiver on the published primary, judged by the pure core (core/backup-health.ts).
 
 export interface BackupHealthReport extends BackupHealth {
-  /** The newest good backup of each kind, as the catalogue holds it. */
-  last: Partial<Record<BackupRecord['kind'], Pick<BackupRecord, 'id' | 'finishedAt' | 'node' | 'sizeBytes' | 'durationMs'>>>;
+  /** The newest good backup of each kind, and a failure after it, as `status` shows them. */
+  last: BackupKindStatus[];
   archiver: ArchiverRow | null;
 }
 
@@ -38,10 +39,5 @@ export async function checkBackups(access: LabAccess, primary: NodeConfig, timeo
     problems.push(`WAL archiving: cannot read pg_stat_archiver on the primary ${primary.name}: ${describeError(error)}`);
   }
   const judged = backupHealth({ now: Date.now(), config: config.backup, records, archiver });
-  const last: BackupHealthReport['last'] = {};
-  for (const record of records) {
-    if (!record.ok || last[record.kind]) continue;
-    last[record.kind] = { id: record.id, finishedAt: record.finishedAt, node: record.node, sizeBytes: record.sizeBytes, durationMs: record.durationMs };
-  }
-  return { problems: [...judged.problems, ...problems], warnings: judged.warnings, last, archiver };
+  return { problems: [...judged.problems, ...problems], warnings: judged.warnings, last: backupStatuses(records), archiver };
 }

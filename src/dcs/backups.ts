@@ -47,6 +47,23 @@ export function backupIdAt(kind: BackupKind, at: Date): string {
   return `${kind}-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}`;
 }
 
+/**
+ * The fields every record of one attempt shares, from its clock readings and its source:
+ * id, kind, times, duration, node, role, who asked. The caller adds ok and the outcome.
+ */
+export function attemptFields(kind: BackupKind, startedAt: number, finishedAt: number, source: { node: string; role: 'primary' | 'replica' }, by: string, id: string = backupIdAt(kind, new Date(startedAt))) {
+  return {
+    id,
+    kind,
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(finishedAt).toISOString(),
+    durationMs: Math.max(0, Math.round(finishedAt - startedAt)),
+    node: source.node,
+    role: source.role,
+    by,
+  };
+}
+
 export interface BackupCatalog {
   records: BackupRecord[];
   unreadable: string[];

@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from 'prom-client';
-import { BACKUP_KINDS, type BackupRecord } from '../dcs/backups.js';
+import { BACKUP_KINDS } from '../dcs/backups.js';
 import type { BackupWatch } from '../status/agent-state.js';
 
 // Backups and WAL archiving on /metrics (issue 16), from what the agent last read: the etcd
@@ -18,8 +18,9 @@ export function backupMetrics(registry: Registry, watch: BackupWatch, now: numbe
   if (watch.readAt !== null) gauge('pgf_backup_catalog_read_timestamp_seconds', 'When this agent last read the backup catalogue from etcd (Unix time).').set(watch.readAt / 1000);
   for (const kind of BACKUP_KINDS) {
     const records = watch.records.filter((r) => r.kind === kind);
-    const good = newest(records.filter((r) => r.ok));
-    const failed = newest(records.filter((r) => !r.ok));
+    // The catalogue is newest first (readBackups).
+    const good = records.find((r) => r.ok);
+    const failed = records.find((r) => !r.ok);
     count.set({ kind }, records.filter((r) => r.ok).length);
     failures.set({ kind }, records.length - records.filter((r) => r.ok).length);
     if (good) {
@@ -48,6 +49,3 @@ export function backupMetrics(registry: Registry, watch: BackupWatch, now: numbe
   }
 }
 
-function newest(records: BackupRecord[]): BackupRecord | undefined {
-  return [...records].sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0))[0];
-}

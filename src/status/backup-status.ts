@@ -1,3 +1,4 @@
+import { formatBytes } from '../core/bytes.js';
 import { BACKUP_KINDS, type BackupKind, type BackupRecord } from '../dcs/backups.js';
 
 // What `status` says about backups (issue 16): the newest good backup of each kind, and the
@@ -25,12 +26,9 @@ export function backupStatuses(records: readonly BackupRecord[]): BackupKindStat
 export function renderBackups(statuses: readonly BackupKindStatus[]): string[] {
   if (statuses.every((s) => s.last === null && s.failed === null)) return [];
   return statuses.map((s) => {
-    const last = s.last ? `${s.last.finishedAt} from ${s.last.node} (${s.last.role}), ${mib(s.last.sizeBytes)} in ${(s.last.durationMs / 1000).toFixed(1)} s` : 'none yet';
+    const last = s.last ? `${s.last.finishedAt} from ${s.last.node} (${s.last.role}), ${formatBytes(BigInt(s.last.sizeBytes))} in ${(s.last.durationMs / 1000).toFixed(1)} s` : 'none yet';
     const failed = s.failed ? `; last attempt FAILED ${s.failed.finishedAt}: ${s.failed.error}` : '';
     return `backup ${s.kind.padEnd(4)} last ${last}${failed}`;
   });
 }
 
-function mib(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
-}

@@ -27,8 +27,8 @@ describe('status, backups', () => {
       ['diff', null, null],
     ]);
     expect(renderBackups(statuses)).toEqual([
-      'backup dump last 2026-11-29T06:00:12.000Z from replica-1 (replica), 5.0 MiB in 12.0 s; last attempt FAILED 2026-11-29T12:00:01.000Z: pg_dump: error: connection lost',
-      'backup full last 2026-11-29T06:00:12.000Z from pgsql (primary), 5.0 MiB in 12.0 s',
+      'backup dump last 2026-11-29T06:00:12.000Z from replica-1 (replica), 5 MiB in 12.0 s; last attempt FAILED 2026-11-29T12:00:01.000Z: pg_dump: error: connection lost',
+      'backup full last 2026-11-29T06:00:12.000Z from pgsql (primary), 5 MiB in 12.0 s',
       'backup diff last none yet',
     ]);
   });
