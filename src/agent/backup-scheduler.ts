@@ -67,25 +67,28 @@ export class BackupScheduler {
     });
   }
 
-  /** The leader, every tick: start a due backup in the background; never waits for one. */
-  consider(now: number): void {
+  /**
+   * The leader, every tick: start a due backup in the background; never waits for one.
+   * `published` is the tick's own read: its `since` is when the primary was promoted.
+   */
+  consider(now: number, published: { since: string }): void {
     const edges = this.edges;
     if (!edges || !edges.backup.schedule || this.running || now - this.consideredAt < CONSIDER_EVERY_MS || now < this.holdUntil) return;
     this.consideredAt = now;
     this.running = true;
-    void this.takeDue(edges, now)
+    const since = Date.parse(published.since);
+    void this.takeDue(edges, now, Number.isFinite(since) ? since : null)
       .catch((error: unknown) => this.cluster.log.warn({ error: describeError(error) }, 'scheduled backup: could not run'))
       .finally(() => {
         this.running = false;
       });
   }
 
-  private async takeDue(edges: BackupEdges, now: number): Promise<void> {
+  private async takeDue(edges: BackupEdges, now: number, promotedAt: number | null): Promise<void> {
     const { etcd, keys } = this.cluster.store;
-    const [{ records }, lock, published] = await Promise.all([readBackups(etcd, keys), etcd.get(keys.backupLock).string(), this.cluster.store.published()]);
+    const [{ records }, lock] = await Promise.all([readBackups(etcd, keys), etcd.get(keys.backupLock).string()]);
     // A promotion starts a new timeline: the core takes a diff on it (backup-diff-after-promotion).
-    const since = published ? Date.parse(published.since) : NaN;
-    const decision = decideBackup({ now: Date.now(), config: edges.backup, records, running: lock !== null, promotedAt: Number.isFinite(since) ? since : null });
+    const decision = decideBackup({ now: Date.now(), config: edges.backup, records, running: lock !== null, promotedAt });
     this.logDecisionOnce(decision);
     if (decision.due === null) return;
     await this.take(edges, decision.due, decision, now);

@@ -106,7 +106,7 @@ export class LeaderDuties {
     this.streamingWatch = decision.streamingWatch;
     this.endpoints?.reconcile(published, own, decision.writeEndpoint.hold);
     // No backup starts while an operation is under way: its source could be the node being fenced.
-    if (journal === null && published !== null) this.backups?.consider(now);
+    if (journal === null && published !== null) this.backups?.consider(now, published);
     await this.publishVerdict(decision, now, published?.epoch);
     this.pruneEvents(now);
     for (const action of decision.actions) {

@@ -22,7 +22,10 @@ const config = configSchema.parse({
   backup: {},
 });
 
-/** An empty catalogue, no backup lock, a published primary: a full backup is due. */
+/** The tick's published primary, promoted long ago. */
+const PUBLISHED = { since: '2020-01-01T00:00:00.000Z' };
+
+/** An empty catalogue, no backup lock: a full backup is due. */
 function clusterOf(): ClusterContext {
   const etcd = {
     getAll: () => ({ prefix: () => ({ strings: async () => ({}) }) }),
@@ -31,7 +34,6 @@ function clusterOf(): ClusterContext {
   const store = {
     etcd,
     keys: keysFor('/pg-failover', 'main'),
-    published: async () => ({ name: 'pgsql', host: 'pgsql', port: 5432, epoch: 1, timeline: 1, since: '2020-01-01T00:00:00.000Z' }),
   };
   return { config, store, log: pino({ level: 'silent' }), nodes: config.nodes, engine: () => ({}) } as unknown as ClusterContext;
 }
@@ -49,7 +51,7 @@ describe('the leader\'s backup schedule after a refusal', () => {
     const start = 1_000_000;
     // Ten minutes of leader ticks, one a second, each run given time to end before the next tick.
     for (let t = start; t < start + 10 * 60_000; t += 1000) {
-      scheduler.consider(t);
+      scheduler.consider(t, PUBLISHED);
       for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
     }
     const attempts = vi.mocked(runPhysical).mock.calls.length;
@@ -65,7 +67,7 @@ describe('the leader\'s backup schedule after a refusal', () => {
     const emit = vi.fn(async (_event: { rule: string }) => undefined);
     const scheduler = new BackupScheduler(clusterOf(), { emit } as unknown as EventLog);
     for (const t of [0, REFUSED_RETRY_MS, 2 * REFUSED_RETRY_MS]) {
-      scheduler.consider(1_000_000 + t);
+      scheduler.consider(1_000_000 + t, PUBLISHED);
       for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
     }
     expect(vi.mocked(runPhysical)).toHaveBeenCalledTimes(3);
